@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.core.files.uploadedfile import UploadedFile
+
+from media_tasks import thumbnails
+from media_tasks.models import User
+
+
+class SignupForm(forms.Form):
+    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    password = forms.CharField(
+        strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), min_length=1
+    )
+
+    def clean_email(self) -> str:
+        email = User.objects.normalize_email(self.cleaned_data["email"])
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("An account with this email address already exists.")
+        return email
+
+    def clean(self) -> dict:
+        cleaned = super().clean() or {}
+        password = cleaned.get("password")
+        if password:
+            candidate = User(email=cleaned.get("email", ""))
+            try:
+                password_validation.validate_password(password, candidate)
+            except forms.ValidationError as error:
+                self.add_error("password", error)
+        return cleaned
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(label="Image", error_messages={"required": "Choose an image to upload."})
+
+    def clean_file(self) -> UploadedFile:
+        upload: UploadedFile = self.cleaned_data["file"]
+        if upload.size is not None and upload.size > settings.MAX_UPLOAD_BYTES:
+            limit_mb = settings.MAX_UPLOAD_BYTES / (1024 * 1024)
+            raise forms.ValidationError(f"The file is larger than the {limit_mb:g} MB limit.")
+        try:
+            thumbnails.inspect_image(upload)
+        except thumbnails.UnreadableImage as error:
+            raise forms.ValidationError(str(error)) from error
+        return upload

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        user = self.model(email=self.normalize_email(email), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A person who signs in with an email address instead of a username."""
+
+    username = None  # type: ignore[assignment]
+    email = models.EmailField("email address", unique=True)
+    email_confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()  # type: ignore[misc]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def email_confirmed(self) -> bool:
+        return self.email_confirmed_at is not None
+
+
+def original_upload_to(instance: Image, filename: str) -> str:
+    # The user's file name never reaches the storage path: no collisions, no path tricks.
+    return f"originals/{instance.owner_id}/{instance.token}"
+
+
+class Image(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="images")
+    token = models.CharField(max_length=32, unique=True, editable=False)
+    original = models.FileField(upload_to=original_upload_to, max_length=255)
+    original_name = models.CharField(max_length=255, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    failure_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.original_name or f"Image {self.pk}"
+
+
+class Thumbnail(models.Model):
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="thumbnails")
+    size = models.PositiveIntegerField(help_text="Longest edge the thumbnail was made to fit, in pixels.")
+    file = models.FileField(max_length=255)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-size"]
+        constraints = [models.UniqueConstraint(fields=["image", "size"], name="one_thumbnail_per_size")]
+
+    def __str__(self) -> str:
+        return f"{self.image} @ {self.size}px"

@@ -1,0 +1,13 @@
+"""The recurring jobs, read by `python manage.py rqcron media_tasks.schedule` (the clock process).
+
+rq's cron has no lock between processes, so exactly one clock process may run it.
+"""
+
+from __future__ import annotations
+
+from rq import cron
+
+from media_tasks import jobs
+
+# Daily at 03:17 UTC: off the hour, when the site is quiet.
+cron.register(jobs.delete_unconfirmed_accounts, queue_name="low", cron="17 3 * * *", result_ttl=86400)

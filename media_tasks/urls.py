@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from media_tasks import views
+
+urlpatterns = [
+    path("", views.gallery, name="gallery"),
+    path("upload/", views.upload, name="upload"),
+    path("signup/", views.signup, name="signup"),
+    path("confirm/<str:token>/", views.confirm_email, name="confirm_email"),
+    path("login/", auth_views.LoginView.as_view(template_name="media_tasks/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("media/<path:path>", views.media, name="media"),
+]

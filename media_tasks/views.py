@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.db.models import Prefetch
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from media_tasks import services
+from media_tasks.forms import SignupForm, UploadForm
+from media_tasks.models import Image, Thumbnail
+
+SERVED_CONTENT_TYPES = {".jpg": "image/jpeg", ".png": "image/png"}
+
+
+@login_required
+@require_GET
+def gallery(request: HttpRequest) -> HttpResponse:
+    return _render_gallery(request, UploadForm())
+
+
+@login_required
+@require_POST
+def upload(request: HttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _render_gallery(request, form, status=400)
+    image = services.image_create(owner=request.user, file=form.cleaned_data["file"])
+    messages.success(request, f"“{image}” is uploaded; its thumbnails are being made.")
+    return redirect("gallery")
+
+
+def _render_gallery(request: HttpRequest, form: UploadForm, status: int = 200) -> HttpResponse:
+    images = Image.objects.filter(owner=request.user).prefetch_related(
+        Prefetch("thumbnails", queryset=Thumbnail.objects.order_by("size"))
+    )
+    return render(request, "media_tasks/gallery.html", {"images": images, "form": form}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("gallery")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = services.user_signup(
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password"],
+            site_url=request.build_absolute_uri("/"),
+        )
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome! A confirmation email is on its way to {user.email}.")
+        return redirect("gallery")
+    return render(request, "media_tasks/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_GET
+def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        user = services.user_confirm_email(token=token)
+    except services.ConfirmationLinkInvalid as error:
+        return render(request, "media_tasks/confirm_email.html", {"error": str(error)}, status=400)
+    return render(request, "media_tasks/confirm_email.html", {"confirmed_email": user.email})
+
+
+@login_required
+@require_GET
+def media(request: HttpRequest, path: str) -> FileResponse:
+    # Paths are "<kind>/<owner id>/<random token>...": only the owner (or staff) may read them.
+    parts = path.split("/")
+    if len(parts) != 3 or parts[0] != "thumbnails" or ".." in parts:
+        raise Http404
+    if parts[1] != str(request.user.pk) and not request.user.is_staff:
+        raise Http404
+    content_type = SERVED_CONTENT_TYPES.get(PurePosixPath(path).suffix)
+    if content_type is None or not default_storage.exists(path):
+        raise Http404
+    response = FileResponse(default_storage.open(path, "rb"), content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=86400"
+    return response

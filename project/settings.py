@@ -1,0 +1,230 @@
+"""Settings for the whole project, read from the environment.
+
+Every value comes from os.environ so the same code runs on Heroku, in CI and on a
+laptop; see the README's table of environment variables.
+https://docs.djangoproject.com/en/5.2/topics/settings/
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from project.redis_config import rq_queues
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Off unless asked for, so a forgotten variable never exposes tracebacks in production.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#debug
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+# A real secret is mandatory outside debug; failing here names the variable instead of
+# letting sessions and signed links run on a guessable key.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. Set it to a long random value "
+            "(heroku config:set DJANGO_SECRET_KEY=...), or set DJANGO_DEBUG=1 for local development."
+        )
+    SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 - only ever used with DEBUG on
+
+# Heroku's router only delivers requests for the app's own *.herokuapp.com name, so that
+# suffix is safe by default; add custom domains here.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#allowed-hosts
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ".herokuapp.com,localhost,127.0.0.1,[::1]")
+
+# Needed only for origins other than the site's own host (e.g. a custom domain behind a CDN).
+# https://docs.djangoproject.com/en/5.2/ref/settings/#csrf-trusted-origins
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    # Before django_rq so that its rqworker/rqcron, which use the project's serializer, win.
+    "media_tasks",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    # Lets runserver serve static files the way production does.
+    # https://whitenoise.readthedocs.io/en/stable/django.html#using-whitenoise-in-development
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_rq",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    # Serves hashed, compressed static files from the web dyno with far-future cache headers.
+    # https://whitenoise.readthedocs.io/en/stable/django.html
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "project.wsgi.application"
+
+# A SQLite file when DATABASE_URL is unset; on Heroku, Postgres with persistent
+# connections that are health-checked before reuse, over TLS.
+# https://github.com/jazzband/dj-database-url#usage
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=600,
+        conn_health_checks=True,
+        ssl_require=env_bool("DATABASE_SSL_REQUIRE", "DYNO" in os.environ),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Tests run real worker processes, which cannot see an in-memory test database.
+    # https://docs.djangoproject.com/en/5.2/ref/settings/#test
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+
+# Email addresses are the login, so the user model is the project's own from day one.
+# https://docs.djangoproject.com/en/5.2/topics/auth/customizing/#using-a-custom-user-model-when-starting-a-project
+AUTH_USER_MODEL = "media_tasks.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "gallery"
+LOGOUT_REDIRECT_URL = "login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+# collectstatic's target, which the Heroku buildpack fills at build time.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#static-root
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names and pre-compressed files, so browsers may cache static files forever.
+    # https://whitenoise.readthedocs.io/en/stable/django.html#add-compression-and-caching-support
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- HTTPS behind Heroku's router -------------------------------------------------------
+
+# The router terminates TLS and says so in X-Forwarded-Proto.
+# https://devcenter.heroku.com/articles/http-routing#heroku-headers
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Plain HTTP is redirected to HTTPS except in local development.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-ssl-redirect
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+# Cookies never travel over plain HTTP in production.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#session-cookie-secure
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+# Browsers remember to use HTTPS for a year; preload is left to the site owner, who must
+# opt in at hstspreload.org for their own domain.
+# https://docs.djangoproject.com/en/5.2/ref/middleware/#http-strict-transport-security
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# --- Email ------------------------------------------------------------------------------
+
+# Printed to the log until an SMTP server is configured, so sign-up works out of the box.
+# https://docs.djangoproject.com/en/5.2/topics/email/#smtp-backend
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
+# A stuck SMTP server must not hold a worker past Heroku's shutdown window.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#email-timeout
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "webmaster@localhost")
+
+# --- Background jobs --------------------------------------------------------------------
+
+# The port `python dev.py run` gives its embedded Valkey, so `manage.py rqworker` typed
+# in another terminal finds it; Heroku always sets REDIS_URL.
+# https://devcenter.heroku.com/articles/heroku-redis#connecting-in-python
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6479/0")
+RQ_QUEUES = rq_queues(REDIS_URL)
+# Jobs are enqueued only once the transaction that made their row commits.
+# https://github.com/rq/django-rq#support-for-transactions
+RQ = {"COMMIT_MODE": "on_db_commit"}
+# The dashboard link on the admin index.
+# https://github.com/rq/django-rq#queue-statistics
+RQ_SHOW_ADMIN_LINK = True
+
+# --- The demo app -----------------------------------------------------------------------
+
+# Longest edge in pixels of each thumbnail, largest first: they are made in a cascade.
+THUMBNAIL_SIZES = (1600, 800, 400)
+# Uploads larger than this are refused before anything is stored.
+MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
+# A confirmation link stops working after this many seconds.
+EMAIL_CONFIRMATION_MAX_AGE = int(os.environ.get("EMAIL_CONFIRMATION_MAX_AGE", str(3 * 24 * 3600)))
+# Accounts still unconfirmed after this many days are deleted by the scheduled cleanup.
+UNCONFIRMED_ACCOUNT_MAX_AGE_DAYS = int(os.environ.get("UNCONFIRMED_ACCOUNT_MAX_AGE_DAYS", "7"))
+# Where links in emails point; by default the host the sign-up request came to.
+SITE_URL = os.environ.get("SITE_URL", "")
+
+# --- Logging ----------------------------------------------------------------------------
+
+# Heroku's log router reads stdout; INFO shows each request's jobs being queued and run.
+# https://docs.djangoproject.com/en/5.2/topics/logging/
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s %(message)s"}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["stdout"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,84 @@
+"""The files Heroku reads: app.json, Procfile, requirements.txt, runtime.txt."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shlex
+from importlib import metadata
+
+import pytest
+from django.core.management import get_commands
+
+from tests.conftest import ROOT
+
+SCHEMA = ROOT.parent / "shared" / "heroku" / "app-json.schema.json"
+
+
+def procfile() -> dict[str, list[str]]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return {name: shlex.split(command) for name, command in (line.split(":", 1) for line in lines if line.strip())}
+
+
+def app_json() -> dict:
+    return json.loads((ROOT / "app.json").read_text())
+
+
+@pytest.mark.skipif(not SCHEMA.exists(), reason="needs ../shared/heroku/app-json.schema.json beside the checkout")
+def test_app_json_is_valid_against_herokus_schema():
+    import jsonschema
+
+    schema = json.loads(SCHEMA.read_text())
+    errors = [
+        f"{'/'.join(map(str, e.path))}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(app_json())
+    ]
+    assert errors == []
+
+
+def test_deploy_button_starts_a_worker_and_a_clock_without_manual_scaling():
+    formation = app_json()["formation"]
+    assert set(formation) == set(procfile()) - {"release"}
+    assert all(process["quantity"] >= 1 for process in formation.values())
+    assert formation["clock"]["quantity"] == 1  # rq's cron has no lock: exactly one
+
+
+def test_app_json_generates_the_secret_and_marks_optional_variables():
+    env = app_json()["env"]
+    assert env["DJANGO_SECRET_KEY"]["generator"] == "secret"
+    optional = [name for name, entry in env.items() if "generator" not in entry]
+    assert all(env[name].get("required") is False for name in optional)
+    plans = {addon["plan"] if isinstance(addon, dict) else addon for addon in app_json()["addons"]}
+    assert plans == {"heroku-postgresql:essential-0", "heroku-redis:mini"}
+
+
+def test_every_procfile_command_exists():
+    commands = get_commands()
+    processes = procfile()
+    assert set(processes) >= {"release", "web", "worker"}
+    for name, argv in processes.items():
+        if argv[:2] == ["python", "manage.py"]:
+            assert argv[2] in commands, f"{name}: manage.py has no {argv[2]} command"
+        else:
+            assert argv[0] == "gunicorn", f"{name}: unexpected program {argv[0]}"
+            importlib.import_module(argv[1].split(":")[0])
+            assert (ROOT / argv[argv.index("--config") + 1]).exists()
+    worker = processes["worker"]
+    worker_class = worker[worker.index("--worker-class") + 1]
+    module, _, attribute = worker_class.rpartition(".")
+    assert getattr(importlib.import_module(module), attribute).__name__ == "HerokuWorker"
+    importlib.import_module(processes["clock"][-1])
+
+
+def test_requirements_are_exact_pins_of_what_is_installed():
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, _, version = line.partition("==")
+        assert version, f"{line} is not pinned with =="
+        assert metadata.version(name.split("[")[0]) == version, f"{name} is pinned to {version} but not installed"
+
+
+def test_runtime_is_python_3_11():
+    assert (ROOT / "runtime.txt").read_text().strip() == "python-3.11"
+    assert (ROOT / ".python-version").read_text().strip() == "3.11"

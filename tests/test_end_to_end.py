@@ -1,0 +1,53 @@
+"""Through a real Redis and real `manage.py rqworker` processes, as on a worker dyno."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from media_tasks.models import Image, User
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def test_uploaded_image_gets_thumbnails_from_a_separate_worker(signed_in_client, user, jpeg_upload, run_worker):
+    signed_in_client.post(reverse("upload"), {"file": jpeg_upload})
+    image = Image.objects.get(owner=user)
+    assert image.status == Image.Status.PENDING
+
+    output = run_worker("high", "default")
+
+    image.refresh_from_db()
+    assert image.status == Image.Status.READY, output.stdout + output.stderr
+    page = signed_in_client.get(reverse("gallery")).content.decode()
+    thumbnail_url = re.search(r'<img src="([^"]+)"', page).group(1)
+    response = signed_in_client.get(thumbnail_url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
+    assert b"".join(response.streaming_content)[:3] == b"\xff\xd8\xff"
+
+
+def test_signup_email_arrives_by_smtp_and_its_link_confirms_the_account(client, smtp_server, run_worker):
+    client.post(reverse("signup"), {"email": "grace@example.com", "password": "correct-horse-battery"})
+
+    run_worker("high", "default", extra_env=smtp_server.env)
+
+    [message] = smtp_server.wait_for_messages(1)
+    assert message["To"] == "grace@example.com"
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    link = re.search(r"https://testserver(/confirm/\S+/)", body).group(1)
+    response = client.get(link)
+    assert response.status_code == 200
+    assert User.objects.get(email="grace@example.com").email_confirmed
+
+
+def test_a_job_whose_row_is_gone_ends_quietly_in_the_worker(signed_in_client, user, jpeg_upload, run_worker):
+    signed_in_client.post(reverse("upload"), {"file": jpeg_upload})
+    Image.objects.all().delete()
+
+    output = run_worker("default")
+
+    assert "is gone; no thumbnails to make" in output.stdout + output.stderr
+    assert "Traceback" not in output.stdout + output.stderr
