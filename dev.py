@@ -28,6 +28,7 @@ VENV_PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 REQUIREMENTS = [ROOT / "requirements.txt", ROOT / "requirements-dev.txt"]
 INSTALLED_STAMP = VENV / ".requirements-sha256"
 DATA_DIR = ROOT / ".dev"
+ENV_FILE = ROOT / ".env"
 # project/settings.py defaults REDIS_URL to this port, so `manage.py rqworker` finds it.
 DEV_REDIS_PORT = int(os.environ.get("DEV_REDIS_PORT", "6479"))
 WEB_PORT = int(os.environ.get("PORT", "8000"))
@@ -66,9 +67,11 @@ def ensure_virtualenv() -> None:
 
 
 def run_site() -> int:
+    ensure_env_file()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.setdefault("DJANGO_DEBUG", "1")
     processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+    # Set both explicitly: a shell starting this in the background ignores SIGINT otherwise.
+    signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         if "REDIS_URL" not in env:
@@ -98,6 +101,17 @@ def run_site() -> int:
         return 1
     finally:
         stop(processes)
+
+
+def ensure_env_file() -> None:
+    if ENV_FILE.exists():
+        return
+    ENV_FILE.write_text(
+        "# Local settings for this checkout, read by project/settings.py (and `heroku local`).\n"
+        "# Git-ignored: never committed, never deployed.\n"
+        "DJANGO_DEBUG=1\n"
+    )
+    print(f"Wrote {ENV_FILE.name} with DJANGO_DEBUG=1 for local development.", flush=True)
 
 
 def start_embedded_redis() -> subprocess.Popen[bytes]:

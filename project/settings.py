@@ -29,6 +29,23 @@ def env_list(name: str, default: str) -> list[str]:
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+
+def load_env_file(path: Path) -> None:
+    """Use a checkout's `.env` (KEY=value lines) for variables the environment does not set."""
+    if not path.is_file():
+        return
+    for line in path.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not key.strip().startswith("#"):
+            os.environ.setdefault(key.strip(), value.strip())
+
+
+# `python3 dev.py run` writes DJANGO_DEBUG=1 here, so commands typed in another terminal
+# (`python manage.py rqworker high default`) run like the dev site; `heroku local` reads
+# the same file. It is git-ignored, so it never reaches Heroku.
+# https://devcenter.heroku.com/articles/heroku-local#set-up-your-local-environment-variables
+load_env_file(Path(os.environ.get("DJANGO_ENV_FILE", BASE_DIR / ".env")))
+
 # Off unless asked for, so a forgotten variable never exposes tracebacks in production.
 # https://docs.djangoproject.com/en/5.2/ref/settings/#debug
 DEBUG = env_bool("DJANGO_DEBUG", False)
@@ -227,4 +244,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(levelname)s %(name)s %(message)s"}},
     "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["stdout"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Replaces Django's own console handler, which would print every line twice.
+    "loggers": {"django": {"handlers": ["stdout"], "level": "INFO", "propagate": False}},
 }

@@ -15,8 +15,9 @@ from tests.conftest import ROOT
 
 
 def settings_env(**overrides: str) -> dict[str, str]:
+    """The environment of a fresh deploy: none of the project's variables, no local .env."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))}
-    return {**env, **overrides}
+    return {**env, "DJANGO_ENV_FILE": os.devnull, **overrides}
 
 
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -70,6 +71,24 @@ def test_database_url_selects_postgres_with_persistent_health_checked_connection
     result = run_manage("shell", "--no-imports", "-c", code, env=env)
 
     assert result.stdout.split() == ["django.db.backends.postgresql", "600", "True", "require"]
+
+
+def test_a_local_env_file_fills_in_what_the_environment_does_not_set(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("# local\nDJANGO_DEBUG=1\nDEFAULT_FROM_EMAIL=dev@example.com\n")
+    code = "from django.conf import settings; print(settings.DEBUG, settings.DEFAULT_FROM_EMAIL)"
+
+    from_file = run_manage("shell", "--no-imports", "-c", code, env=settings_env(DJANGO_ENV_FILE=str(env_file)))
+    overridden = run_manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        code,
+        env=settings_env(DJANGO_ENV_FILE=str(env_file), DJANGO_DEBUG="0", DJANGO_SECRET_KEY="x" * 50),
+    )
+
+    assert from_file.stdout.split() == ["True", "dev@example.com"]
+    assert overridden.stdout.split() == ["False", "dev@example.com"]
 
 
 def test_plain_redis_url_gets_no_tls_options():
