@@ -55,7 +55,7 @@ class Image(models.Model):
 
     owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="images")
     token = models.CharField(max_length=32, unique=True, editable=False)
-    original = models.FileField(upload_to=original_upload_to, max_length=255)
+    original = models.FileField(upload_to=original_upload_to, max_length=255, blank=True)
     original_name = models.CharField(max_length=255, blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
@@ -84,3 +84,15 @@ class Thumbnail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image} @ {self.size}px"
+
+
+class StoredFile(models.Model):
+    """File bytes kept in the database, so every dyno sees every file and restarts lose nothing."""
+
+    name = models.CharField(max_length=255, unique=True)
+    content = models.BinaryField()
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name

@@ -127,6 +127,9 @@ def image_make_thumbnails(*, image: Image) -> Image:
             rendered = thumbnails.render_thumbnails(source, settings.THUMBNAIL_SIZES)
     except thumbnails.UnreadableImage as exc:
         return image_mark_failed(image=image, reason=str(exc))
+    except (FileNotFoundError, ValueError):
+        # ValueError: the FileField is empty because the original was already discarded.
+        return image_mark_failed(image=image, reason="The original file is no longer stored.")
 
     with _stored_files_removed_on_error() as written, transaction.atomic():
         old_files = list(image.thumbnails.values_list("file", flat=True))
@@ -137,10 +140,15 @@ def image_make_thumbnails(*, image: Image) -> Image:
             stored.file.save(name, ContentFile(thumb.content), save=False)
             written.append(stored.file.name)
             stored.save()
+        discarded = [name for name in old_files if name]
+        kept_original = image.original.name
+        if not settings.KEEP_ORIGINAL_UPLOADS:
+            discarded.append(image.original.name)
+            kept_original = ""
         Image.objects.filter(pk=image.pk).update(
-            status=Image.Status.READY, failure_reason="", updated_at=timezone.now()
+            status=Image.Status.READY, failure_reason="", original=kept_original, updated_at=timezone.now()
         )
-        _delete_files_after_commit([name for name in old_files if name])
+        _delete_files_after_commit(discarded)
     image.refresh_from_db()
     logger.info("made %d thumbnails for image %s", len(rendered), image.pk)
     return image

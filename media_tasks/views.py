@@ -81,6 +81,8 @@ def media(request: HttpRequest, path: str) -> FileResponse:
     if content_type is None or not default_storage.exists(path):
         raise Http404
     response = FileResponse(default_storage.open(path, "rb"), content_type=content_type)
+    # Only re-encoded thumbnails are served, and even those may never run as a document.
     response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, max-age=86400"
     return response

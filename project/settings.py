@@ -159,10 +159,40 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 MEDIA_URL = "media/"
+# Only used with MEDIA_STORAGE=filesystem (one machine, shared disk); the default is the database.
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 
+# Dynos share no disk and lose theirs on restart, so uploads live in the database by default
+# (nothing to configure after the deploy button) and in S3 when a bucket is configured.
+# https://devcenter.heroku.com/articles/s3#file-uploads
+# https://django-storages.readthedocs.io/en/latest/backends/amazon-S3.html
+AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME") or os.environ.get("BUCKETEER_BUCKET_NAME", "")
+if AWS_STORAGE_BUCKET_NAME:
+    media_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "access_key": os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("BUCKETEER_AWS_ACCESS_KEY_ID"),
+            "secret_key": (
+                os.environ.get("AWS_SECRET_ACCESS_KEY") or os.environ.get("BUCKETEER_AWS_SECRET_ACCESS_KEY")
+            ),
+            "region_name": os.environ.get("AWS_S3_REGION_NAME") or os.environ.get("BUCKETEER_AWS_REGION"),
+            # For S3-compatible services (R2, MinIO, ...).
+            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+            # Buckets stay private: every URL is signed and expires.
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+            "object_parameters": {"CacheControl": "private, max-age=86400"},
+        },
+    }
+elif os.environ.get("MEDIA_STORAGE") == "filesystem":
+    media_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+else:
+    media_storage = {"BACKEND": "media_tasks.storage.DatabaseStorage"}
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage,
     # Hashed names and pre-compressed files, so browsers may cache static files forever.
     # https://whitenoise.readthedocs.io/en/stable/django.html#add-compression-and-caching-support
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -225,6 +255,9 @@ RQ_SHOW_ADMIN_LINK = True
 
 # Longest edge in pixels of each thumbnail, largest first: they are made in a cascade.
 THUMBNAIL_SIZES = (1600, 800, 400)
+# Originals are deleted once their thumbnails exist, so the database (1 GB on Heroku Postgres
+# essential-0) holds only thumbnails; set to keep them, e.g. to re-make thumbnails later.
+KEEP_ORIGINAL_UPLOADS = env_bool("KEEP_ORIGINAL_UPLOADS", False)
 # Uploads larger than this are refused before anything is stored.
 MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
 # A confirmation link stops working after this many seconds.

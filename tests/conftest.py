@@ -96,10 +96,12 @@ def worker_env(redis_url: str, settings, _media_in_tmp: Path) -> dict[str, str]:
 def run_worker(worker_env: dict[str, str]):
     """Run `manage.py rqworker <queues> --burst` as its own process until the queues are empty."""
 
-    def run(*queues: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        *queues: str, extra_env: dict[str, str] | None = None, cwd: Path = ROOT
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [sys.executable, "manage.py", "rqworker", *queues, "--burst"],
-            cwd=ROOT,
+            [sys.executable, str(ROOT / "manage.py"), "rqworker", *queues, "--burst"],
+            cwd=cwd,
             env={**worker_env, **(extra_env or {})},
             capture_output=True,
             text=True,

@@ -7,7 +7,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from media_tasks.models import Image, User
+from media_tasks.models import Image, StoredFile, User
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -51,3 +51,41 @@ def test_a_job_whose_row_is_gone_ends_quietly_in_the_worker(signed_in_client, us
 
     assert "is gone; no thumbnails to make" in output.stdout + output.stderr
     assert "Traceback" not in output.stdout + output.stderr
+
+
+def test_web_and_worker_share_no_disk(signed_in_client, user, jpeg_upload, run_worker, tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path / "web-media"
+    worker_dir = tmp_path / "worker-dyno"
+    worker_dir.mkdir()
+    signed_in_client.post(reverse("upload"), {"file": jpeg_upload})
+
+    run_worker("default", cwd=worker_dir, extra_env={"MEDIA_ROOT": str(tmp_path / "worker-media")})
+
+    image = Image.objects.get(owner=user)
+    assert image.status == Image.Status.READY
+    assert image.thumbnails.count() == 3
+    assert not (tmp_path / "web-media").exists()
+    assert not (tmp_path / "worker-media").exists()
+    assert list(worker_dir.iterdir()) == []
+
+
+def test_the_original_is_discarded_once_thumbnails_exist(signed_in_client, user, jpeg_upload, run_worker):
+    signed_in_client.post(reverse("upload"), {"file": jpeg_upload})
+    original = Image.objects.get(owner=user).original.name
+
+    run_worker("default")
+
+    image = Image.objects.get(owner=user)
+    assert image.original.name == ""
+    assert not StoredFile.objects.filter(name=original).exists()
+    assert StoredFile.objects.filter(name__startswith="thumbnails/").count() == 3
+
+
+def test_the_original_is_kept_when_asked(signed_in_client, user, jpeg_upload, run_worker):
+    signed_in_client.post(reverse("upload"), {"file": jpeg_upload})
+    original = Image.objects.get(owner=user).original.name
+
+    run_worker("default", extra_env={"KEEP_ORIGINAL_UPLOADS": "1"})
+
+    assert Image.objects.get(owner=user).original.name == original
+    assert StoredFile.objects.filter(name=original).exists()

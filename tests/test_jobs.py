@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from media_tasks import jobs
@@ -129,9 +130,11 @@ def test_cleanup_deletes_only_old_unconfirmed_accounts(
         email="ops@example.com", password="p-long-passphrase-3", is_staff=True
     )
     django_user_model.objects.filter(pk__in=[stale.pk, confirmed.pk, staff.pk]).update(date_joined=old)
+    settings.KEEP_ORIGINAL_UPLOADS = True
     stale_image = stored_image(stale, images.jpeg_bytes(500, 400))
     jobs.make_thumbnails(stale_image.id)
     stored_names = [stale_image.original.name, *stale_image.thumbnails.values_list("file", flat=True)]
+    assert all(default_storage.exists(name) for name in stored_names)
 
     with django_capture_on_commit_callbacks(execute=True):
         deleted = jobs.delete_unconfirmed_accounts()
@@ -140,6 +143,4 @@ def test_cleanup_deletes_only_old_unconfirmed_accounts(
     remaining = set(django_user_model.objects.values_list("email", flat=True))
     assert remaining == {"ada@example.com", "kept@example.com", "ops@example.com"}
     assert not Image.objects.filter(pk=stale_image.pk).exists()
-    from django.core.files.storage import default_storage
-
     assert not any(default_storage.exists(name) for name in stored_names)

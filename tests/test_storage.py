@@ -1,0 +1,105 @@
+"""Media storage that works across dynos: the database by default."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.urls import reverse
+
+from media_tasks.models import Image, StoredFile
+from media_tasks.storage import DatabaseStorage
+
+pytestmark = pytest.mark.django_db
+
+
+def test_default_storage_is_the_database():
+    assert isinstance(default_storage, DatabaseStorage)
+
+
+def test_saved_file_reads_back_byte_for_byte():
+    name = default_storage.save("thumbnails/1/abc-400.jpg", ContentFile(b"\xff\xd8 bytes"))
+
+    assert default_storage.exists(name)
+    assert default_storage.size(name) == 8
+    with default_storage.open(name) as f:
+        assert f.read() == b"\xff\xd8 bytes"
+    assert default_storage.url(name) == "/media/thumbnails/1/abc-400.jpg"
+
+
+def test_saving_an_existing_name_keeps_both_files():
+    first = default_storage.save("a/b.jpg", ContentFile(b"one"))
+    second = default_storage.save("a/b.jpg", ContentFile(b"two"))
+
+    assert first != second
+    assert default_storage.open(first).read() == b"one"
+    assert default_storage.open(second).read() == b"two"
+
+
+def test_missing_file_raises_file_not_found():
+    with pytest.raises(FileNotFoundError):
+        default_storage.open("nope.jpg")
+    with pytest.raises(FileNotFoundError):
+        default_storage.size("nope.jpg")
+
+
+def test_deleted_file_is_gone():
+    name = default_storage.save("gone.jpg", ContentFile(b"x"))
+
+    default_storage.delete(name)
+
+    assert not default_storage.exists(name)
+
+
+def test_a_rolled_back_transaction_leaves_no_file():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        default_storage.save("rolled-back.jpg", ContentFile(b"x"))
+        raise RuntimeError
+
+    assert not StoredFile.objects.filter(name__startswith="rolled-back").exists()
+
+
+def test_listdir_separates_folders_from_files():
+    default_storage.save("thumbs/1/a.jpg", ContentFile(b"x"))
+    default_storage.save("thumbs/2/b.jpg", ContentFile(b"x"))
+    default_storage.save("thumbs/c.jpg", ContentFile(b"x"))
+
+    assert default_storage.listdir("thumbs") == (["1", "2"], ["c.jpg"])
+
+
+def test_thumbnails_are_served_as_images_that_browsers_will_not_sniff(signed_in_client, user):
+    name = default_storage.save(f"thumbnails/{user.pk}/{'d' * 32}-400.jpg", ContentFile(b"\xff\xd8\xffjpeg"))
+
+    response = signed_in_client.get(default_storage.url(name))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "max-age" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert b"".join(response.streaming_content) == b"\xff\xd8\xffjpeg"
+
+
+@pytest.mark.parametrize("path", ["originals/{uid}/" + "e" * 32, "thumbnails/{uid}/x.html", "thumbnails/{uid}/x.svg"])
+def test_originals_and_non_image_names_are_never_served(signed_in_client, user, path):
+    name = path.format(uid=user.pk)
+    StoredFile.objects.create(name=name, content=b"<script>alert(1)</script>", size=25)
+
+    assert signed_in_client.get(reverse("media", args=[name])).status_code == 404
+
+
+def test_another_users_thumbnail_is_not_served(signed_in_client, django_user_model):
+    other = django_user_model.objects.create_user(email="eve@example.com", password="x-long-passphrase-42")
+    name = default_storage.save(f"thumbnails/{other.pk}/{'f' * 32}-400.jpg", ContentFile(b"\xff\xd8\xff"))
+
+    assert signed_in_client.get(default_storage.url(name)).status_code == 404
+
+
+def test_images_survive_in_the_database_not_on_disk(signed_in_client, user, jpeg_upload, settings):
+    signed_in_client.post(reverse("upload"), {"file": jpeg_upload})
+
+    image = Image.objects.get(owner=user)
+    assert StoredFile.objects.filter(name=image.original.name).exists()
+    assert not settings.MEDIA_ROOT.exists()
