@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -36,13 +38,29 @@ class SignupForm(forms.Form):
 class UploadForm(forms.Form):
     file = forms.FileField(label="Image", error_messages={"required": "Choose an image to upload."})
 
-    def clean_file(self) -> UploadedFile:
-        upload: UploadedFile = self.cleaned_data["file"]
+    def __init__(self, *args: Any, too_large: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The size limit may already have dropped the file while it streamed in.
+        self.too_large = too_large
+        self.fields["file"].required = not too_large
+
+    def clean(self) -> dict[str, Any]:
+        if self.too_large:
+            raise forms.ValidationError(self._too_large_message())
+        return super().clean() or {}
+
+    def clean_file(self) -> UploadedFile | None:
+        upload: UploadedFile | None = self.cleaned_data["file"]
+        if upload is None:
+            return None
         if upload.size is not None and upload.size > settings.MAX_UPLOAD_BYTES:
-            limit_mb = settings.MAX_UPLOAD_BYTES / (1024 * 1024)
-            raise forms.ValidationError(f"The file is larger than the {limit_mb:g} MB limit.")
+            raise forms.ValidationError(self._too_large_message())
         try:
             thumbnails.inspect_image(upload)
         except thumbnails.UnreadableImage as error:
             raise forms.ValidationError(str(error)) from error
         return upload
+
+    @staticmethod
+    def _too_large_message() -> str:
+        return f"The file is larger than the {settings.MAX_UPLOAD_BYTES / (1024 * 1024):g} MB limit."

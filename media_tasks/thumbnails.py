@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+import struct
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF"})
-# Pillow warns above ~89 MP and raises above twice that; refuse well before either.
+# Refuse long before Pillow's own decompression-bomb limits (89 MP warning, 179 MP error).
 MAX_PIXELS = 60_000_000
+# Smaller than this is not a picture anyone meant to upload (tracking pixels, broken exports).
+MIN_EDGE = 16
 JPEG_QUALITY = 85
 # EXIF orientations that turn the picture a quarter, swapping width and height.
 ROTATED_ORIENTATIONS = frozenset({5, 6, 7, 8})
+SIXTEEN_BIT_GRAY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
+NOT_AN_IMAGE = "The file is not an image we can read. Upload a JPEG, PNG, WebP or GIF."
+DAMAGED = "The image file is damaged or incomplete."
+TOO_MANY_PIXELS = f"The image has more than {MAX_PIXELS // 1_000_000} megapixels; please upload a smaller one."
+
+_SRGB = ImageCms.createProfile("sRGB")
 
 
 class UnreadableImage(Exception):
@@ -37,56 +48,99 @@ class RenderedThumbnail:
     extension: str
 
 
-def inspect_image(source: IO[bytes]) -> ImageInfo:
-    """Check the header and structure without decoding pixels, so it is cheap in a request."""
+@contextmanager
+def _opened(source: IO[bytes]) -> Iterator[Image.Image]:
+    """Image.open with Pillow's bomb warning turned into the error it should be."""
+    source.seek(0)
     try:
-        with Image.open(source) as im:
-            im.verify()
-            info = ImageInfo(format=im.format or "", width=im.width, height=im.height)
-    except Image.DecompressionBombError as exc:
-        raise UnreadableImage("The image has too many pixels to process.") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UnreadableImage("The file is not an image we can read (JPEG, PNG, WebP or GIF).") from exc
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source) as im:
+                yield im
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise UnreadableImage(TOO_MANY_PIXELS) from exc
+    except UnidentifiedImageError as exc:
+        raise UnreadableImage(NOT_AN_IMAGE) from exc
+    except (OSError, SyntaxError, ValueError, struct.error) as exc:
+        raise UnreadableImage(f"{DAMAGED} ({exc})") from exc
     finally:
         source.seek(0)
-    if info.format not in ALLOWED_FORMATS:
-        raise UnreadableImage(f"{info.format or 'This'} images are not supported; use JPEG, PNG, WebP or GIF.")
-    if info.width * info.height > MAX_PIXELS:
-        raise UnreadableImage(
-            f"The image is {info.width}×{info.height} pixels; the limit is {MAX_PIXELS // 1_000_000} megapixels."
-        )
+
+
+def inspect_image(source: IO[bytes]) -> ImageInfo:
+    """Decide in the web request whether the bytes are an image worth queueing.
+
+    The format comes from the bytes, never the name or declared type, and the file is checked
+    to the end cheaply (JPEG decoded at 1/8 scale, PNG checksums, WebP length) so that a
+    truncated upload is refused here instead of failing later in the worker.
+    """
+    with _opened(source) as im:
+        info = ImageInfo(format=im.format or "", width=im.width, height=im.height)
+        if info.format not in ALLOWED_FORMATS:
+            raise UnreadableImage(f"{info.format} files are not supported. Upload a JPEG, PNG, WebP or GIF.")
+        if info.width * info.height > MAX_PIXELS:
+            raise UnreadableImage(TOO_MANY_PIXELS)
+        if min(info.width, info.height) < MIN_EDGE:
+            raise UnreadableImage(
+                f"The image is only {info.width}×{info.height} pixels; it must be at least "
+                f"{MIN_EDGE} pixels on each side."
+            )
+        try:
+            _check_complete(im, source)
+        except (OSError, SyntaxError, ValueError, struct.error) as exc:
+            raise UnreadableImage(DAMAGED) from exc
     return info
 
 
+def _check_complete(im: Image.Image, source: IO[bytes]) -> None:
+    if im.format == "JPEG":
+        im.draft(im.mode, (max(1, im.width // 8), max(1, im.height // 8)))
+        im.load()
+    elif im.format == "PNG":
+        im.verify()
+    elif im.format == "GIF":
+        im.load()
+    elif im.format == "WEBP":
+        source.seek(0)
+        header = source.read(12)
+        source.seek(0, io.SEEK_END)
+        declared = struct.unpack("<I", header[4:8])[0] + 8
+        if header[:4] != b"RIFF" or source.tell() < declared:
+            raise ValueError("WebP file is shorter than its header says")
+
+
 def render_thumbnails(source: IO[bytes], sizes: Sequence[int]) -> list[RenderedThumbnail]:
-    """Make one thumbnail per size (longest edge), largest first, each resized from the last."""
+    """Make one thumbnail per size (longest edge), largest first, each resized from the last.
+
+    Outputs are re-encoded from pixels only: upright (EXIF orientation applied), in sRGB, with
+    no EXIF, GPS or other metadata, PNG where there is transparency and JPEG otherwise.
+    """
     sizes = sorted(sizes, reverse=True)
-    try:
-        with Image.open(source) as im:
-            if im.format not in ALLOWED_FORMATS:
-                raise UnreadableImage(f"{im.format} images are not supported.")
-            if im.width * im.height > MAX_PIXELS:
-                raise UnreadableImage("The image has too many pixels to process.")
+    with _opened(source) as im:
+        if im.format not in ALLOWED_FORMATS:
+            raise UnreadableImage(f"{im.format} files are not supported.")
+        if im.width * im.height > MAX_PIXELS:
+            raise UnreadableImage(TOO_MANY_PIXELS)
+        try:
             full_width, full_height = im.size
             if im.getexif().get(ExifTags.Base.Orientation) in ROTATED_ORIENTATIONS:
                 full_width, full_height = full_height, full_width
             # JPEG can decode straight to a smaller scale: far less memory and time.
-            im.draft("RGB", (sizes[0], sizes[0]))
+            im.draft(im.mode, (sizes[0], sizes[0]))
             frame = ImageOps.exif_transpose(im)
+            frame = _to_srgb(frame, im.info.get("icc_profile"))
             frame = _normalise_mode(frame)
-            # Target sizes come from the full-size dimensions, so the cascade never
-            # compounds rounding; each step still resizes from the previous, smaller one.
-            rendered = []
-            for size in sizes:
-                target = _fit(full_width, full_height, size)
-                if target != frame.size:
-                    frame = frame.resize(target, Image.Resampling.LANCZOS)
-                rendered.append(_encode(frame, size))
-            return rendered
-    except Image.DecompressionBombError as exc:
-        raise UnreadableImage("The image has too many pixels to process.") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UnreadableImage(f"The image data is damaged and cannot be decoded ({exc}).") from exc
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise UnreadableImage(f"{DAMAGED} ({exc})") from exc
+    # Target sizes come from the full-size dimensions, so the cascade never compounds rounding;
+    # each step still resizes from the previous, smaller one.
+    rendered = []
+    for size in sizes:
+        target = _fit(full_width, full_height, size)
+        if target != frame.size:
+            frame = frame.resize(target, Image.Resampling.LANCZOS)
+        rendered.append(_encode(frame, size))
+    return rendered
 
 
 def _fit(width: int, height: int, size: int) -> tuple[int, int]:
@@ -94,7 +148,22 @@ def _fit(width: int, height: int, size: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def _to_srgb(im: Image.Image, icc_profile: bytes | None) -> Image.Image:
+    """Convert colour pixels from an embedded profile to sRGB, so outputs need no profile."""
+    if not icc_profile or im.mode not in ("RGB", "RGBA", "CMYK"):
+        return im
+    try:
+        source_profile = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+        output_mode = "RGBA" if im.mode == "RGBA" else "RGB"
+        return ImageCms.profileToProfile(im, source_profile, _SRGB, outputMode=output_mode) or im
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return im  # a broken profile is not worth failing a thumbnail over
+
+
 def _normalise_mode(im: Image.Image) -> Image.Image:
+    if im.mode in SIXTEEN_BIT_GRAY_MODES:
+        # Scale 16-bit samples down instead of clipping them, which would turn the image white.
+        return im.convert("I").point(lambda value: value / 256).convert("L")
     has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
     if has_alpha:
         return im.convert("RGBA")

@@ -27,7 +27,8 @@ def gallery(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def upload(request: HttpRequest) -> HttpResponse:
-    form = UploadForm(request.POST, request.FILES)
+    files = request.FILES  # parsing the body runs the upload handlers
+    form = UploadForm(request.POST, files, too_large=getattr(request, "upload_too_large", False))
     if not form.is_valid():
         return _render_gallery(request, form, status=400)
     image = services.image_create(owner=request.user, file=form.cleaned_data["file"])

@@ -8,6 +8,7 @@ https://docs.djangoproject.com/en/5.2/topics/settings/
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -130,9 +131,10 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Tests run real worker processes, which cannot see an in-memory test database.
+    # Tests run real worker processes, which cannot see an in-memory test database; one file
+    # per test run, so two runs from one checkout never share it.
     # https://docs.djangoproject.com/en/5.2/ref/settings/#test
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"test-{os.getpid()}.sqlite3")}
 
 # Email addresses are the login, so the user model is the project's own from day one.
 # https://docs.djangoproject.com/en/5.2/topics/auth/customizing/#using-a-custom-user-model-when-starting-a-project
@@ -260,6 +262,14 @@ THUMBNAIL_SIZES = (1600, 800, 400)
 KEEP_ORIGINAL_UPLOADS = env_bool("KEEP_ORIGINAL_UPLOADS", False)
 # Uploads larger than this are refused before anything is stored.
 MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
+# The size limit is enforced while the upload streams in, so an oversized body is never
+# held in memory or written to a temporary file.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#file-upload-handlers
+FILE_UPLOAD_HANDLERS = [
+    "media_tasks.upload_handlers.UploadSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # A confirmation link stops working after this many seconds.
 EMAIL_CONFIRMATION_MAX_AGE = int(os.environ.get("EMAIL_CONFIRMATION_MAX_AGE", str(3 * 24 * 3600)))
 # Accounts still unconfirmed after this many days are deleted by the scheduled cleanup.

@@ -4,6 +4,7 @@ import django_rq
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from PIL import Image as PILImage
 
 from media_tasks.models import Image, User
 from media_tasks.services import user_confirmation_token
@@ -102,11 +103,18 @@ def test_upload_returns_before_thumbnails_exist(
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("notes.jpg", b"this is plain text, not a JPEG", "not an image we can read"),
         ("empty.jpg", b"", "The submitted file is empty."),
-        ("page.html", b"<html><script>alert(1)</script></html>", "not an image we can read"),
-        ("truncated.jpg", images.jpeg_bytes(300, 200)[:200], "not an image we can read"),
+        ("notes.jpg", b"this is plain text, not a JPEG", "not an image we can read"),
+        ("truncated.jpg", images.jpeg_bytes(300, 200)[:200], "damaged or incomplete"),
+        ("half.jpg", images.jpeg_bytes(1200, 900)[:4000], "damaged or incomplete"),
+        ("drawing.svg", images.SVG_PLAIN, "not an image we can read"),
+        ("script.svg", images.SVG_SCRIPT, "not an image we can read"),
+        ("page.html", images.HTML_PAGE, "not an image we can read"),
+        ("paper.pdf", images.PDF_DOCUMENT, "not an image we can read"),
+        ("pixel.png", images.encode(PILImage.new("RGB", (1, 1)), "PNG"), "at least 16 pixels"),
+        ("bomb.png", images.png_bomb(30000, 30000), "more than 60 megapixels"),
     ],
+    ids=["empty", "text", "truncated", "half", "svg", "svg-script", "html", "pdf", "one-pixel", "bomb"],
 )
 def test_bad_upload_shows_the_error_and_stores_nothing(
     signed_in_client, settings, name, content, message, django_capture_on_commit_callbacks
@@ -183,3 +191,25 @@ def test_plain_http_is_redirected_to_https(user):
 
     assert response.status_code == 301
     assert response["Location"].startswith("https://")
+
+
+def test_oversized_upload_is_dropped_while_it_streams_in(signed_in_client, settings):
+    settings.MAX_UPLOAD_BYTES = 64 * 1024
+    huge = SimpleUploadedFile("huge.jpg", images.jpeg_bytes(16, 16) + b"\0" * (5 * 1024 * 1024))
+
+    response = signed_in_client.post(reverse("upload"), {"file": huge})
+
+    assert response.status_code == 400
+    assert "larger than the 0.0625 MB limit" in response.content.decode()
+    assert Image.objects.count() == 0
+    assert response.wsgi_request.FILES == {}  # nothing of it was kept, in memory or on disk
+
+
+def test_jpeg_with_a_script_appended_is_accepted_for_re_encoding(signed_in_client, user):
+    # The bytes are a valid JPEG; only re-encoded thumbnails are ever served, never these bytes.
+    upload = SimpleUploadedFile("polyglot.jpg", images.jpeg_bytes(400, 300) + images.HTML_PAGE)
+
+    response = signed_in_client.post(reverse("upload"), {"file": upload})
+
+    assert response.status_code == 302
+    assert Image.objects.filter(owner=user).count() == 1

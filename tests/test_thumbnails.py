@@ -1,0 +1,184 @@
+"""Pillow behaviour of the thumbnail pipeline: what a person sees in the gallery."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from media_tasks import thumbnails
+from tests.support import images
+from tests.support.images import BLUE, GREEN, RED, WHITE
+
+SIZES = (1600, 800, 400)
+
+
+def render(data: bytes, sizes=SIZES) -> list[thumbnails.RenderedThumbnail]:
+    return thumbnails.render_thumbnails(io.BytesIO(data), sizes)
+
+
+def smallest(data: bytes) -> Image.Image:
+    return images.open_bytes(render(data)[-1].content)
+
+
+def close(actual, expected, tolerance: int = 40) -> bool:
+    return all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=False))
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_gives_an_upright_thumbnail(orientation):
+    shown = smallest(images.camera_jpeg(orientation, images.quadrants(300, 200))).convert("RGB")
+
+    assert shown.size == (300, 200)
+    w, h = shown.size
+    corners = [shown.getpixel((w // 4, h // 4)), shown.getpixel((3 * w // 4, h // 4))]
+    corners += [shown.getpixel((w // 4, 3 * h // 4)), shown.getpixel((3 * w // 4, 3 * h // 4))]
+    for actual, expected in zip(corners, [RED, GREEN, BLUE, WHITE], strict=True):
+        assert close(actual, expected), (orientation, corners)
+
+
+def test_every_size_is_made_in_the_original_aspect_ratio():
+    made = render(images.jpeg_bytes(3000, 2000))
+
+    assert [(t.size, t.width, t.height) for t in made] == [(1600, 1600, 1067), (800, 800, 533), (400, 400, 267)]
+
+
+def test_small_images_are_not_enlarged():
+    made = render(images.jpeg_bytes(500, 300))
+
+    assert {(t.width, t.height) for t in made} == {(500, 300), (400, 240)}
+
+
+def test_gps_and_other_exif_are_stripped():
+    shown = smallest(images.jpeg_with_gps())
+
+    assert "exif" not in shown.info
+    assert not shown.getexif()
+
+
+def test_colour_profiles_are_converted_to_srgb_and_not_embedded():
+    red_in_swapped_space = images.encode(
+        Image.new("RGB", (64, 64), RED), "JPEG", quality=95, icc_profile=images.swapped_primaries_profile()
+    )
+
+    shown = smallest(red_in_swapped_space)
+
+    assert close(shown.getpixel((10, 10)), GREEN)
+    assert "icc_profile" not in shown.info
+
+
+def test_cmyk_jpeg_keeps_its_colours():
+    red_cmyk = images.encode(Image.new("CMYK", (64, 64), (0, 255, 255, 0)), "JPEG", quality=95)
+
+    made = render(red_cmyk)[-1]
+
+    assert made.extension == "jpg"
+    assert close(images.open_bytes(made.content).convert("RGB").getpixel((10, 10)), RED)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_transparency_is_kept_as_png(mode):
+    im = Image.new(mode, (64, 64))
+    im.putpixel((5, 5), (255, 255) if mode == "LA" else (255, 0, 0, 255))
+
+    made = render(images.encode(im, "PNG"))[-1]
+    shown = images.open_bytes(made.content)
+
+    assert made.extension == "png"
+    assert shown.mode == "RGBA"
+    assert shown.getpixel((40, 40))[3] == 0
+
+
+def test_palette_image_with_transparency_keeps_it():
+    im = Image.new("P", (64, 64), 0)
+    im.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    im.paste(1, (32, 0, 64, 64))
+    data = images.encode(im, "PNG", transparency=0)
+
+    shown = images.open_bytes(render(data)[-1].content)
+
+    assert shown.getpixel((10, 10))[3] == 0
+    assert close(shown.getpixel((50, 10)), (0, 0, 255, 255))
+
+
+def test_sixteen_bit_png_is_scaled_not_clipped():
+    data = images.encode(Image.new("I;16", (64, 64), 32768), "PNG")
+
+    shown = smallest(data)
+
+    assert shown.mode == "L"
+    assert 120 <= shown.getpixel((10, 10)) <= 136
+
+
+def test_grayscale_stays_grayscale_jpeg():
+    made = render(images.encode(Image.new("L", (64, 64), 90), "JPEG"))[-1]
+
+    assert made.extension == "jpg"
+    assert images.open_bytes(made.content).mode == "L"
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP"])
+def test_animations_use_their_first_frame(fmt):
+    shown = smallest(images.animated(fmt, [RED, BLUE])).convert("RGB")
+
+    assert close(shown.getpixel((10, 10)), RED)
+
+
+def test_damage_found_only_while_decoding_is_a_readable_failure():
+    whole = images.jpeg_bytes(2000, 1500)
+
+    with pytest.raises(thumbnails.UnreadableImage, match="damaged or incomplete"):
+        render(whole[: len(whole) // 3])
+
+
+def test_a_jpeg_with_html_appended_is_reencoded_without_it():
+    data = images.jpeg_bytes(400, 300) + images.HTML_PAGE
+
+    assert thumbnails.inspect_image(io.BytesIO(data)).format == "JPEG"
+    for made in render(data):
+        assert b"<script" not in made.content
+        assert made.content.endswith(b"\xff\xd9")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "not an image"),
+        (images.SVG_PLAIN, "not an image"),
+        (images.SVG_SCRIPT, "not an image"),
+        (images.HTML_PAGE, "not an image"),
+        (images.PDF_DOCUMENT, "not an image"),
+        (b"just some text pretending to be a JPEG", "not an image"),
+        (images.jpeg_bytes(1200, 900)[:3000], "damaged or incomplete"),
+        (images.encode(Image.new("RGB", (1, 1)), "PNG"), "at least 16 pixels"),
+        (images.encode(Image.new("RGB", (64, 64)), "BMP"), "BMP files are not supported"),
+        (images.encode(Image.new("RGB", (64, 64)), "TIFF"), "TIFF files are not supported"),
+        (images.png_bomb(9000, 8000), "more than 60 megapixels"),
+        (images.png_bomb(12000, 10000), "more than 60 megapixels"),
+        (images.png_bomb(30000, 30000), "more than 60 megapixels"),
+    ],
+    ids=[
+        *("empty", "svg", "svg-script", "html", "pdf", "text", "truncated-jpeg", "one-pixel", "bmp", "tiff"),
+        *("png-72mp", "png-120mp-pillow-warns", "png-900mp-pillow-refuses"),
+    ],
+)
+def test_hostile_files_are_refused_with_a_readable_reason(data, message):
+    with pytest.raises(thumbnails.UnreadableImage, match=message):
+        thumbnails.inspect_image(io.BytesIO(data))
+
+
+def test_decompression_bombs_stay_small_on_disk():
+    assert len(images.png_bomb(30000, 30000)) < 200_000
+
+
+@pytest.mark.slow
+def test_a_50_megapixel_jpeg_becomes_thumbnails():
+    big = Image.linear_gradient("L").resize((8660, 5774)).convert("RGB")
+    data = images.encode(big, "JPEG", quality=80)
+
+    info = thumbnails.inspect_image(io.BytesIO(data))
+    made = render(data)
+
+    assert (info.width, info.height) == (8660, 5774)
+    assert [(t.width, t.height) for t in made] == [(1600, 1067), (800, 533), (400, 267)]
