@@ -11,20 +11,17 @@ from datetime import timedelta
 from django.conf import settings
 
 from media_tasks import services
-from media_tasks.models import Image, User
+from media_tasks.models import Image, OutgoingEmail
 
 logger = logging.getLogger(__name__)
 
 
-def send_confirmation_email(user_id: int, site_url: str) -> None:
-    user = User.objects.filter(pk=user_id).first()
-    if user is None:
-        logger.info("user %s is gone; no confirmation email to send", user_id)
+def send_email(email_id: int) -> None:
+    email = OutgoingEmail.objects.filter(pk=email_id).first()
+    if email is None:
+        logger.info("email %s is gone; nothing to send", email_id)
         return
-    if user.email_confirmed:
-        logger.info("user %s already confirmed; no email sent", user_id)
-        return
-    services.user_send_confirmation_email(user=user, site_url=site_url)
+    services.email_send(email=email)
 
 
 def make_thumbnails(image_id: int) -> None:
@@ -33,6 +30,10 @@ def make_thumbnails(image_id: int) -> None:
         logger.info("image %s is gone; no thumbnails to make", image_id)
         return
     services.image_make_thumbnails(image=image)
+
+
+def sweep_stuck_work() -> dict[str, int]:
+    return services.work_sweep()
 
 
 def delete_unconfirmed_accounts() -> int:

@@ -46,9 +46,28 @@ def original_upload_to(instance: Image, filename: str) -> str:
     return f"originals/{instance.owner_id}/{instance.token}"
 
 
-class Image(models.Model):
+class WorkItem(models.Model):
+    """A unit of background work with a durable status, so nothing is lost with a job.
+
+    A job claims the row (status → in progress, a fresh token, a timestamp) with a conditional
+    UPDATE; the claim lapses after WORK_CLAIM_LEASE_SECONDS, so a row left behind by a killed
+    worker is picked up again by the sweeper.
+    """
+
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Image(WorkItem):
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
+        PENDING = "pending", "Queued"
         PROCESSING = "processing", "Processing"
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
@@ -61,8 +80,6 @@ class Image(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     failure_reason = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -96,3 +113,26 @@ class StoredFile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class OutgoingEmail(WorkItem):
+    """The outbox: an email is a row first, written with whatever caused it, then sent by a job."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails")
+    to = models.EmailField()
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {self.to}"

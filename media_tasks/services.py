@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import logging
 import secrets
+import smtplib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from functools import partial
 
-import django_rq
 from django.conf import settings
 from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from media_tasks import thumbnails
-from media_tasks.models import Image, Thumbnail, User
+from media_tasks import thumbnails, work
+from media_tasks.models import Image, OutgoingEmail, Thumbnail, User
 
 logger = logging.getLogger(__name__)
 
@@ -37,29 +38,12 @@ class ConfirmationLinkInvalid(Exception):
 @transaction.atomic
 def user_signup(*, email: str, password: str, site_url: str) -> User:
     user = User.objects.create_user(email=email, password=password)
-    # django-rq defers this to the commit, so the worker always finds the row.
-    django_rq.get_queue("high").enqueue("media_tasks.jobs.send_confirmation_email", user.id, site_url)
+    email_queue_confirmation(user=user, site_url=site_url)
     return user
 
 
 def user_confirmation_token(*, user: User) -> str:
     return signing.dumps({"user": user.pk, "email": user.email}, salt=CONFIRMATION_SALT)
-
-
-def user_send_confirmation_email(*, user: User, site_url: str) -> None:
-    base = (settings.SITE_URL or site_url).rstrip("/")
-    link = base + reverse("confirm_email", args=[user_confirmation_token(user=user)])
-    days = settings.EMAIL_CONFIRMATION_MAX_AGE // 86400
-    send_mail(
-        subject="Confirm your email address",
-        message=(
-            f"Welcome!\n\nOpen this link to confirm {user.email}:\n\n{link}\n\n"
-            f"The link works for {days} days. If you did not sign up, ignore this email."
-        ),
-        from_email=None,
-        recipient_list=[user.email],
-    )
-    logger.info("sent confirmation email to user %s", user.pk)
 
 
 def user_confirm_email(*, token: str) -> User:
@@ -94,6 +78,55 @@ def user_delete_unconfirmed(*, older_than: timedelta) -> int:
     return count
 
 
+# --- Emails -----------------------------------------------------------------------------
+
+
+def _refused_for_good(error: BaseException) -> bool:
+    """SMTP replies that will not change on a retry: the address or the message is refused."""
+    if isinstance(error, (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPNotSupportedError)):
+        return True
+    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
+
+
+@transaction.atomic
+def email_queue_confirmation(*, user: User, site_url: str) -> OutgoingEmail:
+    base = (settings.SITE_URL or site_url).rstrip("/")
+    link = base + reverse("confirm_email", args=[user_confirmation_token(user=user)])
+    days = settings.EMAIL_CONFIRMATION_MAX_AGE // 86400
+    email = OutgoingEmail.objects.create(
+        user=user,
+        to=user.email,
+        subject="Confirm your email address",
+        body=(
+            f"Welcome!\n\nOpen this link to confirm {user.email}:\n\n{link}\n\n"
+            f"The link works for {days} days. If you did not sign up, ignore this email."
+        ),
+    )
+    transaction.on_commit(partial(work.enqueue, work.EMAILS, email.pk))
+    return email
+
+
+def email_send(*, email: OutgoingEmail) -> OutgoingEmail:
+    token = work.claim(work.EMAILS, email.pk)
+    if token is None:
+        logger.info("email %s is %s or being sent elsewhere; not sent again", email.pk, email.status)
+        return email
+    try:
+        EmailMessage(subject=email.subject, body=email.body, to=[email.to]).send()
+    except BaseException as error:
+        if not _refused_for_good(error):
+            # Connection trouble, a timeout or a worker shutting down: rq retries the job.
+            work.release(work.EMAILS, email.pk, token, error)
+            raise
+        work.finish(work.EMAILS, email.pk, token, status=OutgoingEmail.Status.FAILED, last_error=str(error)[:2000])
+        logger.warning("email %s refused for good: %s", email.pk, error)
+    else:
+        work.finish(work.EMAILS, email.pk, token, status=OutgoingEmail.Status.SENT, sent_at=timezone.now())
+        logger.info("sent email %s", email.pk)
+    email.refresh_from_db()
+    return email
+
+
 # --- Images -----------------------------------------------------------------------------
 
 
@@ -111,27 +144,33 @@ def image_create(*, owner: User, file: UploadedFile) -> Image:
         image.original.save(image.token, file, save=False)
         written.append(image.original.name)
         image.save()
-        django_rq.get_queue("default").enqueue("media_tasks.jobs.make_thumbnails", image.id)
+        transaction.on_commit(partial(work.enqueue, work.THUMBNAILS, image.pk))
     return image
 
 
 def image_make_thumbnails(*, image: Image) -> Image:
-    claimed = Image.objects.filter(pk=image.pk, status__in=[Image.Status.PENDING, Image.Status.PROCESSING]).update(
-        status=Image.Status.PROCESSING, updated_at=timezone.now()
-    )
-    if not claimed:
-        logger.info("image %s is already %s; nothing to do", image.pk, image.status)
+    token = work.claim(work.THUMBNAILS, image.pk)
+    if token is None:
+        logger.info("image %s is %s or being processed elsewhere; nothing to do", image.pk, image.status)
         return image
     try:
         with image.original.open("rb") as source:
             rendered = thumbnails.render_thumbnails(source, settings.THUMBNAIL_SIZES)
-    except thumbnails.UnreadableImage as exc:
-        return image_mark_failed(image=image, reason=str(exc))
+    except thumbnails.UnreadableImage as error:
+        return _image_failed(image, token, str(error))
     except (FileNotFoundError, ValueError):
         # ValueError: the FileField is empty because the original was already discarded.
-        return image_mark_failed(image=image, reason="The original file is no longer stored.")
+        return _image_failed(image, token, "The original file is no longer stored.")
+    except BaseException as error:
+        # Storage or database trouble, or a worker shutting down: rq retries the job.
+        work.release(work.THUMBNAILS, image.pk, token, error)
+        raise
 
     with _stored_files_removed_on_error() as written, transaction.atomic():
+        # Lock the row: if the claim lapsed and another run took over, this run writes nothing.
+        if not Image.objects.select_for_update().filter(pk=image.pk, claim_token=token).exists():
+            logger.warning("image %s was taken over by another run; discarding this one", image.pk)
+            return image
         old_files = list(image.thumbnails.values_list("file", flat=True))
         image.thumbnails.all().delete()
         for thumb in rendered:
@@ -145,8 +184,14 @@ def image_make_thumbnails(*, image: Image) -> Image:
         if not settings.KEEP_ORIGINAL_UPLOADS:
             discarded.append(image.original.name)
             kept_original = ""
-        Image.objects.filter(pk=image.pk).update(
-            status=Image.Status.READY, failure_reason="", original=kept_original, updated_at=timezone.now()
+        work.finish(
+            work.THUMBNAILS,
+            image.pk,
+            token,
+            status=Image.Status.READY,
+            failure_reason="",
+            last_error="",
+            original=kept_original,
         )
         _delete_files_after_commit(discarded)
     image.refresh_from_db()
@@ -154,13 +199,16 @@ def image_make_thumbnails(*, image: Image) -> Image:
     return image
 
 
-def image_mark_failed(*, image: Image, reason: str) -> Image:
-    Image.objects.filter(pk=image.pk).update(
-        status=Image.Status.FAILED, failure_reason=reason, updated_at=timezone.now()
-    )
+def _image_failed(image: Image, token: str, reason: str) -> Image:
+    # Bad data stays bad: fail now, with a reason a person can read, and do not retry.
+    work.finish(work.THUMBNAILS, image.pk, token, status=Image.Status.FAILED, failure_reason=reason, last_error=reason)
     image.refresh_from_db()
     logger.warning("image %s failed: %s", image.pk, reason)
     return image
+
+
+def work_sweep() -> dict[str, int]:
+    return work.sweep().as_dict()
 
 
 # --- Files ------------------------------------------------------------------------------

@@ -253,6 +253,16 @@ RQ = {"COMMIT_MODE": "on_db_commit"}
 # https://github.com/rq/django-rq#queue-statistics
 RQ_SHOW_ADMIN_LINK = True
 
+# --- Reliable background work (media_tasks/work.py) -------------------------------------
+
+# A job's claim on its row lapses after this long: longer than any job may run (rq kills it
+# at the job timeout), so a lapsed claim means the worker died and the row may be taken again.
+WORK_CLAIM_LEASE_SECONDS = int(os.environ.get("WORK_CLAIM_LEASE_SECONDS", "60"))
+# A row still pending this long with no live job (e.g. queued while Redis was down) is re-queued.
+WORK_STALE_SECONDS = int(os.environ.get("WORK_STALE_SECONDS", "30"))
+# After this many attempts a row is marked failed instead of tried again.
+WORK_MAX_ATTEMPTS = int(os.environ.get("WORK_MAX_ATTEMPTS", "5"))
+
 # --- The demo app -----------------------------------------------------------------------
 
 # Longest edge in pixels of each thumbnail, largest first: they are made in a cascade.

@@ -11,8 +11,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from media_tasks import jobs
-from media_tasks.models import Image, User
+from media_tasks import jobs, services
+from media_tasks.models import Image, OutgoingEmail, User
 from tests.support import images
 
 pytestmark = pytest.mark.django_db
@@ -83,38 +83,48 @@ def test_thumbnail_job_for_a_deleted_image_ends_quietly(caplog):
     assert "image 987654 is gone" in caplog.text
 
 
-def test_confirmation_email_job_sends_a_link(user):
-    jobs.send_confirmation_email(user.id, "https://example.herokuapp.com/")
+def queued_confirmation(user: User, site_url: str = "https://example.herokuapp.com/") -> OutgoingEmail:
+    return services.email_queue_confirmation(user=user, site_url=site_url)
+
+
+def test_email_job_sends_the_confirmation_link_and_records_it(user):
+    email = queued_confirmation(user)
+
+    jobs.send_email(email.id)
 
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["ada@example.com"]
     assert message.subject == "Confirm your email address"
     assert "https://example.herokuapp.com/confirm/" in message.body
+    email.refresh_from_db()
+    assert (email.status, email.attempts) == (OutgoingEmail.Status.SENT, 1)
+    assert email.sent_at is not None
+
+
+def test_running_the_email_job_twice_sends_one_email(user):
+    email = queued_confirmation(user)
+
+    jobs.send_email(email.id)
+    jobs.send_email(email.id)
+
+    assert len(mail.outbox) == 1
 
 
 def test_confirmation_email_uses_site_url_when_set(user, settings):
     settings.SITE_URL = "https://photos.example.com"
 
-    jobs.send_confirmation_email(user.id, "https://attacker.example/")
+    jobs.send_email(queued_confirmation(user, "https://attacker.example/").id)
 
     assert "https://photos.example.com/confirm/" in mail.outbox[0].body
 
 
-def test_confirmation_email_job_for_a_deleted_user_ends_quietly(caplog):
+def test_email_job_for_a_deleted_row_ends_quietly(caplog):
     with caplog.at_level(logging.INFO, logger="media_tasks.jobs"):
-        jobs.send_confirmation_email(424242, "https://example.herokuapp.com/")
+        jobs.send_email(424242)
 
     assert mail.outbox == []
-    assert "user 424242 is gone" in caplog.text
-
-
-def test_confirmation_email_is_not_sent_to_a_confirmed_user(user):
-    User.objects.filter(pk=user.pk).update(email_confirmed_at=timezone.now())
-
-    jobs.send_confirmation_email(user.id, "https://example.herokuapp.com/")
-
-    assert mail.outbox == []
+    assert "email 424242 is gone" in caplog.text
 
 
 def test_cleanup_deletes_only_old_unconfirmed_accounts(

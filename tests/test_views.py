@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image as PILImage
 
-from media_tasks.models import Image, User
+from media_tasks.models import Image, OutgoingEmail, User
 from media_tasks.services import user_confirmation_token
 from tests.support import images
 
@@ -26,9 +26,10 @@ def test_signup_creates_the_account_and_queues_its_email_after_commit(client, dj
 
     assert response.status_code == 302
     assert User.objects.filter(email="grace@example.com", email_confirmed_at=None).exists()
-    assert queued_job_names("high") == ["media_tasks.jobs.send_confirmation_email"]
-    job = django_rq.get_queue("high").get_jobs()[0]
-    assert job.args[0] == User.objects.get(email="grace@example.com").id
+    assert queued_job_names("high") == ["media_tasks.jobs.send_email"]
+    email = OutgoingEmail.objects.get(to="grace@example.com")
+    assert email.user == User.objects.get(email="grace@example.com")
+    assert django_rq.get_queue("high").get_jobs()[0].args == [email.id]
 
 
 def test_signup_page_says_a_confirmation_email_is_coming(client, django_capture_on_commit_callbacks):
