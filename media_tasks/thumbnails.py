@@ -125,8 +125,9 @@ def render_thumbnails(source: IO[bytes], sizes: Sequence[int]) -> list[RenderedT
             full_width, full_height = im.size
             if im.getexif().get(ExifTags.Base.Orientation) in ROTATED_ORIENTATIONS:
                 full_width, full_height = full_height, full_width
-            # JPEG can decode straight to a smaller scale: far less memory and time.
-            im.draft(im.mode, (sizes[0], sizes[0]))
+            # JPEG can decode straight to a smaller scale (1/2, 1/4, 1/8) that still covers the
+            # largest thumbnail: a quarter of the memory and time for a photo, or less.
+            im.draft(im.mode, _fit(im.width, im.height, sizes[0]))
             frame = ImageOps.exif_transpose(im)
             frame = _to_srgb(frame, im.info.get("icc_profile"))
             frame = _normalise_mode(frame)
@@ -168,7 +169,7 @@ def _normalise_mode(im: Image.Image) -> Image.Image:
     if has_alpha:
         return im.convert("RGBA")
     if im.mode in ("RGB", "L"):
-        return im.copy()
+        return im  # already a decoded copy, detached from the file; another would only cost memory
     return im.convert("RGB")
 
 

@@ -131,6 +131,15 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several local workers write at once: take the write lock when a transaction starts
+    # (instead of failing with "database is locked" when it upgrades) and let readers run
+    # beside a writer.
+    # https://docs.djangoproject.com/en/5.2/ref/databases/#database-is-locked-errors
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
     # Tests run real worker processes, which cannot see an in-memory test database; one file
     # per test run, so two runs from one checkout never share it.
     # https://docs.djangoproject.com/en/5.2/ref/settings/#test

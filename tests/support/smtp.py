@@ -14,6 +14,13 @@ from aiosmtpd.controller import Controller
 class _Collector:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.refused: set[str] = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        if address in self.refused:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
@@ -30,6 +37,10 @@ class CapturingSMTPServer:
     @property
     def messages(self) -> list[EmailMessage]:
         return self._collector.messages
+
+    def refuse(self, address: str) -> None:
+        """Answer RCPT TO for this address with a permanent 550, as for an unknown mailbox."""
+        self._collector.refused.add(address)
 
     @property
     def env(self) -> dict[str, str]:
