@@ -10,6 +10,8 @@ from rq import cron
 from media_tasks import jobs
 
 # Every minute: re-queue work whose job was lost (killed worker, Redis outage).
-cron.register(jobs.sweep_stuck_work, queue_name="low", cron="* * * * *", result_ttl=600, job_timeout=25)
+cron.register(jobs.sweep_stuck_work, queue_name="low", cron="* * * * *", result_ttl=600, failure_ttl=86400)
 # Daily at 03:17 UTC: off the hour, when the site is quiet.
-cron.register(jobs.delete_unconfirmed_accounts, queue_name="low", cron="17 3 * * *", result_ttl=86400)
+cron.register(
+    jobs.delete_unconfirmed_accounts, queue_name="low", cron="17 3 * * *", result_ttl=86400, failure_ttl=7 * 86400
+)

@@ -7,6 +7,7 @@ dyno restart) leaves its row pending or claimed, and the sweeper queues it again
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -17,8 +18,8 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 from redis.exceptions import RedisError
-from rq import Retry
-from rq.exceptions import NoSuchJobError
+from rq import Queue, Retry
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
@@ -33,6 +34,8 @@ RETRY = Retry(max=4, interval=[5, 20, 60, 180])
 # Failed jobs stay inspectable in the dashboard for a week, then Redis forgets them.
 FAILURE_TTL = 7 * 24 * 3600
 RESULT_TTL = 3600
+# A retry this late past its time has no scheduler to move it (see _unstick_registries).
+SCHEDULER_GRACE_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -117,8 +120,12 @@ def is_job_alive(kind: WorkKind, pk: int) -> bool:
     except NoSuchJobError:
         return False
     status = job.get_status(refresh=False)
-    if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
-        return True
+    if status == JobStatus.QUEUED:
+        # A worker killed while taking the job leaves it "queued" but in no queue (only in
+        # rq's intermediate list, which rq tidies every 10 minutes): check the queue itself.
+        return queue.connection.lpos(queue.key, job.id) is not None
+    if status == JobStatus.SCHEDULED:
+        return job.id in queue.scheduled_job_registry
     if status == JobStatus.STARTED:
         # A killed worker leaves its job "started"; only a recent heartbeat means it runs.
         return job.last_heartbeat is not None and job.last_heartbeat > timezone.now() - lease()
@@ -140,9 +147,7 @@ def sweep(*, limit: int = 500) -> SweepReport:
     report = SweepReport()
     now = timezone.now()
     for queue_name in {kind.queue for kind in KINDS}:
-        queue = django_rq.get_queue(queue_name)
-        # Moves jobs of killed workers out of "started" (rq does this only every 10 minutes).
-        StartedJobRegistry(queue=queue).cleanup()
+        _unstick_registries(django_rq.get_queue(queue_name))
     for kind in KINDS:
         stuck = kind.model.objects.filter(
             Q(status=kind.pending, updated_at__lt=now - timedelta(seconds=settings.WORK_STALE_SECONDS))
@@ -159,6 +164,20 @@ def sweep(*, limit: int = 500) -> SweepReport:
     if report.requeued or report.failed:
         logger.info("sweep: %s", report.as_dict())
     return report
+
+
+def _unstick_registries(queue: Queue) -> None:
+    # Jobs of killed workers leave "started" (rq itself does this only every 10 minutes).
+    StartedJobRegistry(queue=queue).cleanup()
+    # Retries wait in "scheduled" for a worker's scheduler. If the worker holding the scheduler
+    # lock was killed, no other worker takes over for up to 10 minutes, and a worker started
+    # without --with-scheduler never moves them: queue the overdue ones directly.
+    registry = queue.scheduled_job_registry
+    overdue_before = int((timezone.now() - timedelta(seconds=SCHEDULER_GRACE_SECONDS)).timestamp())
+    for job_id in registry.get_jobs_to_schedule(overdue_before):
+        with contextlib.suppress(NoSuchJobError, InvalidJobOperation):
+            registry.requeue(job_id)
+            logger.info("queued overdue retry %s; no scheduler moved it", job_id)
 
 
 def _give_up(kind: WorkKind, row: WorkItem) -> None:

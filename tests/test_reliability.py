@@ -11,12 +11,14 @@ import signal
 import socket
 import subprocess
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import django_rq
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from media_tasks import work
 from media_tasks.models import Image, OutgoingEmail
@@ -168,6 +170,35 @@ def test_the_sweeper_never_queues_a_row_whose_job_is_still_waiting(signed_in_cli
     assert (report.alive, report.requeued) == (1, 0)
     assert queue.count == 1
     assert status_of(image) == Image.Status.PENDING
+
+
+def test_a_job_lost_between_queue_and_worker_is_queued_again(signed_in_client, short_lease):
+    image = upload(signed_in_client)
+    queue = django_rq.get_queue("default")
+    # What a worker killed mid-dequeue leaves: the job says "queued" but sits in no queue.
+    queue.connection.lrem(queue.key, 0, work.THUMBNAILS.job_id(image.pk))
+    assert queue.count == 0
+
+    report = work.sweep()
+
+    assert report.requeued == 1
+    assert queue.get_job_ids() == [work.THUMBNAILS.job_id(image.pk)]
+
+
+def test_a_retry_left_behind_by_a_dead_scheduler_is_queued_by_the_sweeper(signed_in_client, short_lease):
+    image = upload(signed_in_client)
+    queue = django_rq.get_queue("default")
+    queue.empty()
+    # As a retry looks once its worker (and that worker's scheduler) died: due long ago.
+    queue.enqueue_at(
+        timezone.now() - timedelta(minutes=5), work.THUMBNAILS.job, image.pk, job_id=work.THUMBNAILS.job_id(image.pk)
+    )
+    assert queue.count == 0
+
+    work.sweep()
+
+    assert queue.get_job_ids() == [work.THUMBNAILS.job_id(image.pk)]
+    assert len(queue.scheduled_job_registry) == 0
 
 
 def test_a_row_out_of_attempts_is_failed_with_its_last_error(signed_in_client, settings, short_lease):

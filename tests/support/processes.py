@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parents[2]
 FAULTS = Path(__file__).resolve().parent / "faults"
 
@@ -41,9 +43,19 @@ class Process:
         )
 
     def signal_dyno(self, signum: int) -> None:
-        """Signal every process of the group, as Heroku does at a dyno restart."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signum)
+        """Signal every process of the dyno, as Heroku does at a restart or a crash.
+
+        rq's work horse calls setsid(), so it is not in the worker's process group: find it
+        (and any other descendant) by parentage instead.
+        """
+        try:
+            tree = [psutil.Process(self.popen.pid)]
+            tree += tree[0].children(recursive=True)
+        except psutil.NoSuchProcess:
+            return
+        for process in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.send_signal(signum)
 
     def stop(self, timeout: float = 30) -> int:
         if self.popen.poll() is None:
