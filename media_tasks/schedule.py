@@ -5,13 +5,18 @@ rq's cron has no lock between processes, so exactly one clock process may run it
 
 from __future__ import annotations
 
+import os
+
 from rq import cron
 
 from media_tasks import jobs
 
+# When the daily cleanup runs (cron syntax, UTC); a config var so a deploy can move it.
+CLEANUP_CRON = os.environ.get("UNCONFIRMED_CLEANUP_CRON", "17 3 * * *")
+
 # Every minute: re-queue work whose job was lost (killed worker, Redis outage).
 cron.register(jobs.sweep_stuck_work, queue_name="low", cron="* * * * *", result_ttl=600, failure_ttl=86400)
-# Daily at 03:17 UTC: off the hour, when the site is quiet.
+# Daily at 03:17 UTC by default: off the hour, when the site is quiet.
 cron.register(
-    jobs.delete_unconfirmed_accounts, queue_name="low", cron="17 3 * * *", result_ttl=86400, failure_ttl=7 * 86400
+    jobs.delete_unconfirmed_accounts, queue_name="low", cron=CLEANUP_CRON, result_ttl=86400, failure_ttl=7 * 86400
 )
