@@ -10,7 +10,7 @@ urlpatterns = [
     path("upload/", views.upload, name="upload"),
     path("signup/", views.signup, name="signup"),
     path("confirm/<str:token>/", views.confirm_email, name="confirm_email"),
-    path("login/", auth_views.LoginView.as_view(template_name="media_tasks/login.html"), name="login"),
+    path("login/", views.login_view, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("media/<path:path>", views.media, name="media"),
 ]

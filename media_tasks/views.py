@@ -4,6 +4,7 @@ from pathlib import PurePosixPath
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.db.models import Prefetch
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from media_tasks import services
 from media_tasks.forms import SignupForm, UploadForm
 from media_tasks.models import Image, Thumbnail
+from media_tasks.ratelimit import rate_limited
 
 SERVED_CONTENT_TYPES = {".jpg": "image/jpeg", ".png": "image/png"}
 
@@ -26,6 +28,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@rate_limited("upload", by="user")
 def upload(request: HttpRequest) -> HttpResponse:
     files = request.FILES  # parsing the body runs the upload handlers
     form = UploadForm(request.POST, files, too_large=getattr(request, "upload_too_large", False))
@@ -44,6 +47,7 @@ def _render_gallery(request: HttpRequest, form: UploadForm, status: int = 200) -
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limited("signup")
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("gallery")
@@ -87,3 +91,7 @@ def media(request: HttpRequest, path: str) -> FileResponse:
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, max-age=86400"
     return response
+
+
+# Django's login view, limited per client IP against password guessing.
+login_view = rate_limited("login")(auth_views.LoginView.as_view(template_name="media_tasks/login.html"))

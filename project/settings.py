@@ -96,6 +96,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # django-rq lets any staff member into its dashboard; requeue and empty are for superusers.
+    "media_tasks.middleware.RQDashboardSuperuserOnly",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -258,6 +260,10 @@ RQ_QUEUES = rq_queues(REDIS_URL)
 # Jobs are enqueued only once the transaction that made their row commits.
 # https://github.com/rq/django-rq#support-for-transactions
 RQ = {"COMMIT_MODE": "on_db_commit"}
+# Lets an uptime monitor read the dashboard's stats.json with a bearer token; unset, only
+# superusers can (media_tasks/middleware.py).
+# https://github.com/rq/django-rq#queue-statistics
+RQ_API_TOKEN = os.environ.get("RQ_API_TOKEN", "")
 # The dashboard link on the admin index.
 # https://github.com/rq/django-rq#queue-statistics
 RQ_SHOW_ADMIN_LINK = True
@@ -274,6 +280,9 @@ WORK_MAX_ATTEMPTS = int(os.environ.get("WORK_MAX_ATTEMPTS", "5"))
 
 # --- The demo app -----------------------------------------------------------------------
 
+# (requests, seconds) allowed per client IP (per user for uploads) on the public forms, counted
+# in Redis so every web process shares them; see media_tasks/ratelimit.py.
+RATE_LIMITS = {"signup": (10, 3600), "login": (20, 600), "upload": (60, 3600)}
 # Longest edge in pixels of each thumbnail, largest first: they are made in a cascade.
 THUMBNAIL_SIZES = (1600, 800, 400)
 # Originals are deleted once their thumbnails exist, so the database (1 GB on Heroku Postgres

@@ -20,7 +20,7 @@ def test_admin_is_closed_to_anonymous_and_ordinary_users(client, user):
     assert client.get(reverse("admin:index")).status_code == 302
     client.force_login(user)
     assert client.get(reverse("admin:index")).status_code == 302
-    assert client.get(DASHBOARD).status_code == 302
+    assert client.get(DASHBOARD).status_code == 403
 
 
 def test_superuser_reaches_the_dashboard_from_the_admin(client, superuser):
