@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import struct
 import warnings
 from collections.abc import Iterator, Sequence
@@ -24,6 +25,11 @@ SIXTEEN_BIT_GRAY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 NOT_AN_IMAGE = "The file is not an image we can read. Upload a JPEG, PNG, WebP or GIF."
 DAMAGED = "The image file is damaged or incomplete."
 TOO_MANY_PIXELS = f"The image has more than {MAX_PIXELS // 1_000_000} megapixels; please upload a smaller one."
+
+# Markup hidden in an image file (a "polyglot") is how an upload becomes a stored XSS page if
+# the bytes are ever served as HTML; such files are refused even though Pillow can read them.
+HIDDEN_MARKUP = re.compile(rb"<\s*(?:script|html|svg|iframe|object|embed|body|\?php|!doctype)\b", re.IGNORECASE)
+HIDDEN_MARKUP_MESSAGE = "The file has web page content hidden in it; please export the image again and upload that."
 
 _SRGB = ImageCms.createProfile("sRGB")
 
@@ -89,6 +95,10 @@ def inspect_image(source: IO[bytes]) -> ImageInfo:
             _check_complete(im, source)
         except (OSError, SyntaxError, ValueError, struct.error) as exc:
             raise UnreadableImage(DAMAGED) from exc
+    source.seek(0)
+    if HIDDEN_MARKUP.search(source.read()):
+        raise UnreadableImage(HIDDEN_MARKUP_MESSAGE)
+    source.seek(0)
     return info
 
 
