@@ -5,17 +5,46 @@ Workers import these by dotted path and pass JSON arguments, so nothing else bel
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from django.conf import settings
+from rq import get_current_job
 
 from media_tasks import services
 from media_tasks.models import Image, OutgoingEmail
 
 logger = logging.getLogger(__name__)
 
+Job = TypeVar("Job", bound=Callable[..., Any])
 
+
+def logged(job: Job) -> Job:
+    """One log line when a job starts and one when it ends, for Heroku's log router (stdout)."""
+
+    @functools.wraps(job)
+    def run(*args: Any) -> Any:
+        current = get_current_job()
+        where = f"job={current.id if current else '-'} queue={current.origin if current else '-'} func={job.__name__}"
+        logger.info("job started %s args=%s", where, list(args))
+        started = time.monotonic()
+        outcome = "ok"
+        try:
+            return job(*args)
+        except BaseException as error:
+            outcome = f"error:{type(error).__name__}"
+            raise
+        finally:
+            logger.info("job ended %s duration_ms=%d outcome=%s", where, (time.monotonic() - started) * 1000, outcome)
+
+    return run  # type: ignore[return-value]
+
+
+@logged
 def send_email(email_id: int) -> None:
     email = OutgoingEmail.objects.filter(pk=email_id).first()
     if email is None:
@@ -24,6 +53,7 @@ def send_email(email_id: int) -> None:
     services.email_send(email=email)
 
 
+@logged
 def make_thumbnails(image_id: int) -> None:
     image = Image.objects.filter(pk=image_id).first()
     if image is None:
@@ -32,9 +62,11 @@ def make_thumbnails(image_id: int) -> None:
     services.image_make_thumbnails(image=image)
 
 
+@logged
 def sweep_stuck_work() -> dict[str, int]:
     return services.work_sweep()
 
 
+@logged
 def delete_unconfirmed_accounts() -> int:
     return services.user_delete_unconfirmed(older_than=timedelta(days=settings.UNCONFIRMED_ACCOUNT_MAX_AGE_DAYS))
