@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from media_tasks.models import Image, Thumbnail, User
+from media_tasks import services
+from media_tasks.models import Image, OutgoingEmail, Thumbnail, User
 
 
 @admin.register(User)
@@ -30,9 +33,37 @@ class ThumbnailInline(admin.TabularInline):
 
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
-    list_display = ["id", "original_name", "owner", "status", "created_at"]
-    list_filter = ["status"]
+    list_display = ["id", "original_name", "owner", "status", "attempts", "created_at"]
+    list_filter = ["status", ("owner", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["original_name", "owner__email"]
     list_select_related = ["owner"]
-    readonly_fields = ["token", "original", "width", "height", "status", "failure_reason", "created_at", "updated_at"]
+    readonly_fields = [
+        *("token", "original", "width", "height", "status", "failure_reason", "attempts", "last_error"),
+        *("claimed_at", "created_at", "updated_at"),
+    ]
+    exclude = ["claim_token"]
     inlines = [ThumbnailInline]
+    actions = ["reprocess"]
+
+    @admin.action(description="Make thumbnails again for the selected images")
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
+        results = [services.image_reprocess(image=image) for image in queryset]
+        self.message_user(request, f"Queued {sum(results)} images for new thumbnails.", messages.SUCCESS)
+        if not all(results):
+            skipped = results.count(False)
+            self.message_user(request, f"Skipped {skipped}: their originals were not kept.", messages.WARNING)
+
+
+@admin.register(OutgoingEmail)
+class OutgoingEmailAdmin(admin.ModelAdmin):
+    list_display = ["id", "to", "subject", "status", "attempts", "created_at", "sent_at"]
+    list_filter = ["status"]
+    search_fields = ["to", "subject"]
+    readonly_fields = [
+        *("user", "to", "subject", "body", "status", "attempts", "last_error"),
+        *("claimed_at", "created_at", "updated_at", "sent_at"),
+    ]
+    exclude = ["claim_token"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

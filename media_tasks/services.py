@@ -199,6 +199,25 @@ def image_make_thumbnails(*, image: Image) -> Image:
     return image
 
 
+def image_reprocess(*, image: Image) -> bool:
+    """Make an image's thumbnails again from its original; False if the original was discarded."""
+    if not image.original.name:
+        return False
+    with transaction.atomic():
+        Image.objects.filter(pk=image.pk).update(
+            status=Image.Status.PENDING,
+            attempts=0,
+            failure_reason="",
+            last_error="",
+            claim_token="",
+            claimed_at=None,
+            updated_at=timezone.now(),
+        )
+        transaction.on_commit(partial(work.enqueue, work.THUMBNAILS, image.pk))
+    image.refresh_from_db()
+    return True
+
+
 def _image_failed(image: Image, token: str, reason: str) -> Image:
     # Bad data stays bad: fail now, with a reason a person can read, and do not retry.
     work.finish(work.THUMBNAILS, image.pk, token, status=Image.Status.FAILED, failure_reason=reason, last_error=reason)
