@@ -128,6 +128,7 @@ class OutgoingEmail(WorkItem):
     to = models.EmailField()
     subject = models.CharField(max_length=200)
     body = models.TextField()
+    html_body = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 

@@ -15,8 +15,9 @@ from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
@@ -91,16 +92,17 @@ def _refused_for_good(error: BaseException) -> bool:
 @transaction.atomic
 def email_queue_confirmation(*, user: User, site_url: str) -> OutgoingEmail:
     base = (settings.SITE_URL or site_url).rstrip("/")
-    link = base + reverse("confirm_email", args=[user_confirmation_token(user=user)])
-    days = settings.EMAIL_CONFIRMATION_MAX_AGE // 86400
+    context = {
+        "user": user,
+        "link": base + reverse("confirm_email", args=[user_confirmation_token(user=user)]),
+        "days": settings.EMAIL_CONFIRMATION_MAX_AGE // 86400,
+    }
     email = OutgoingEmail.objects.create(
         user=user,
         to=user.email,
-        subject="Confirm your email address",
-        body=(
-            f"Welcome!\n\nOpen this link to confirm {user.email}:\n\n{link}\n\n"
-            f"The link works for {days} days. If you did not sign up, ignore this email."
-        ),
+        subject="Confirm your email address for Media tasks",
+        body=render_to_string("media_tasks/email/confirm.txt", context),
+        html_body=render_to_string("media_tasks/email/confirm.html", context),
     )
     transaction.on_commit(partial(work.enqueue, work.EMAILS, email.pk))
     return email
@@ -112,7 +114,10 @@ def email_send(*, email: OutgoingEmail) -> OutgoingEmail:
         logger.info("email %s is %s or being sent elsewhere; not sent again", email.pk, email.status)
         return email
     try:
-        EmailMessage(subject=email.subject, body=email.body, to=[email.to]).send()
+        message = EmailMultiAlternatives(subject=email.subject, body=email.body, to=[email.to])
+        if email.html_body:
+            message.attach_alternative(email.html_body, "text/html")
+        message.send()
     except BaseException as error:
         if not _refused_for_good(error):
             # Connection trouble, a timeout or a worker shutting down: rq retries the job.

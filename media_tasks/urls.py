@@ -8,6 +8,9 @@ from media_tasks import views
 urlpatterns = [
     path("", views.gallery, name="gallery"),
     path("upload/", views.upload, name="upload"),
+    path("images/updates/", views.image_updates, name="image_updates"),
+    path("images/<int:image_id>/retry/", views.image_retry, name="image_retry"),
+    path("confirm/resend/", views.resend_confirmation, name="resend_confirmation"),
     path("signup/", views.signup, name="signup"),
     path("confirm/<str:token>/", views.confirm_email, name="confirm_email"),
     path("login/", views.login_view, name="login"),

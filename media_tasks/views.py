@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 from pathlib import PurePosixPath
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
-from django.db.models import Prefetch
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.db.models import Prefetch, QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from media_tasks import services
@@ -40,10 +42,57 @@ def upload(request: HttpRequest) -> HttpResponse:
 
 
 def _render_gallery(request: HttpRequest, form: UploadForm, status: int = 200) -> HttpResponse:
-    images = Image.objects.filter(owner=request.user).prefetch_related(
+    images = list(_images_of(request.user))
+    in_progress = any(image.status in (Image.Status.PENDING, Image.Status.PROCESSING) for image in images)
+    context = {"images": images, "form": form, "in_progress": in_progress}
+    return render(request, "media_tasks/gallery.html", context, status=status)
+
+
+def _images_of(user: Any) -> QuerySet[Image]:
+    return Image.objects.filter(owner=user).prefetch_related(
         Prefetch("thumbnails", queryset=Thumbnail.objects.order_by("size"))
     )
-    return render(request, "media_tasks/gallery.html", {"images": images, "form": form}, status=status)
+
+
+@login_required
+@require_GET
+def image_updates(request: HttpRequest) -> JsonResponse:
+    """The gallery's script asks here for the images still in progress: their markup as it is now."""
+    try:
+        ids = [int(part) for part in request.GET.get("ids", "").split(",") if part][:200]
+    except ValueError:
+        return JsonResponse({"error": "ids must be comma-separated numbers"}, status=400)
+    images = _images_of(request.user).filter(pk__in=ids)
+    fragments = {
+        str(image.pk): render_to_string("media_tasks/_image.html", {"image": image}, request=request)
+        for image in images
+    }
+    return JsonResponse({"images": fragments})
+
+
+@login_required
+@require_POST
+def image_retry(request: HttpRequest, image_id: int) -> HttpResponse:
+    image = get_object_or_404(Image, pk=image_id, owner=request.user)
+    if image.status != Image.Status.FAILED:
+        messages.info(request, f"“{image}” is {image.get_status_display().lower()}; nothing to retry.")
+    elif services.image_reprocess(image=image):
+        messages.success(request, f"Trying “{image}” again.")
+    else:
+        messages.error(request, f"The original of “{image}” is no longer stored; please upload it again.")
+    return redirect("gallery")
+
+
+@login_required
+@require_POST
+@rate_limited("resend", by="user")
+def resend_confirmation(request: HttpRequest) -> HttpResponse:
+    if request.user.email_confirmed:
+        messages.info(request, "Your email address is already confirmed.")
+    else:
+        services.email_queue_confirmation(user=request.user, site_url=request.build_absolute_uri("/"))
+        messages.success(request, f"A new confirmation email is on its way to {request.user.email}.")
+    return redirect("gallery")
 
 
 @require_http_methods(["GET", "POST"])

@@ -282,7 +282,7 @@ WORK_MAX_ATTEMPTS = int(os.environ.get("WORK_MAX_ATTEMPTS", "5"))
 
 # (requests, seconds) allowed per client IP (per user for uploads) on the public forms, counted
 # in Redis so every web process shares them; see media_tasks/ratelimit.py.
-RATE_LIMITS = {"signup": (10, 3600), "login": (20, 600), "upload": (60, 3600)}
+RATE_LIMITS = {"signup": (10, 3600), "login": (20, 600), "upload": (60, 3600), "resend": (3, 3600)}
 # Longest edge in pixels of each thumbnail, largest first: they are made in a cascade.
 THUMBNAIL_SIZES = (1600, 800, 400)
 # Originals are deleted once their thumbnails exist, so the database (1 GB on Heroku Postgres

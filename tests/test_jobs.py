@@ -95,8 +95,11 @@ def test_email_job_sends_the_confirmation_link_and_records_it(user):
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["ada@example.com"]
-    assert message.subject == "Confirm your email address"
+    assert message.subject == "Confirm your email address for Media tasks"
     assert "https://example.herokuapp.com/confirm/" in message.body
+    [(html, mimetype)] = message.alternatives
+    assert mimetype == "text/html"
+    assert 'href="https://example.herokuapp.com/confirm/' in html
     email.refresh_from_db()
     assert (email.status, email.attempts) == (OutgoingEmail.Status.SENT, 1)
     assert email.sent_at is not None
