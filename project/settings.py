@@ -318,3 +318,24 @@ LOGGING = {
     # Replaces Django's own console handler, which would print every line twice.
     "loggers": {"django": {"handlers": ["stdout"], "level": "INFO", "propagate": False}},
 }
+
+# --- Error reporting --------------------------------------------------------------------
+
+# Errors in web requests and in rq jobs go to Sentry when a DSN is configured; without one
+# nothing is loaded and nothing changes. No personal data is sent.
+# https://docs.sentry.io/platforms/python/integrations/django/
+# https://docs.sentry.io/platforms/python/integrations/rq/
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.django import DjangoIntegration
+    from sentry_sdk.integrations.rq import RqIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        integrations=[DjangoIntegration(), RqIntegration()],
+        environment=os.environ.get("SENTRY_ENVIRONMENT", "production"),
+        release=os.environ.get("HEROKU_SLUG_COMMIT") or None,
+        send_default_pii=False,
+        traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),
+    )

@@ -1,0 +1,91 @@
+"""Errors reach Sentry from the web and from workers when SENTRY_DSN is set (a real HTTP sink here)."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.urls import reverse
+
+from tests.conftest import ROOT
+from tests.support.processes import wait_until
+
+
+class _Sink(BaseHTTPRequestHandler):
+    received: list[bytes]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        self.received.append(body)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+@pytest.fixture
+def sentry_sink() -> Iterator[tuple[str, list[bytes]]]:
+    received: list[bytes] = []
+    handler = type("Sink", (_Sink,), {"received": received})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://publickey@127.0.0.1:{server.server_port}/1", received
+    server.shutdown()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_job_is_reported_from_the_worker(sentry_sink, signed_in_client, run_worker):
+    dsn, received = sentry_sink
+    import django_rq
+
+    django_rq.get_queue("default", commit_mode="auto").enqueue("media_tasks.jobs.make_thumbnails", "not-an-id")
+
+    run_worker("default", extra_env={"SENTRY_DSN": dsn})
+
+    wait_until(lambda: any(b"ValueError" in body for body in received), 10, "the worker's error event")
+    assert any(b"media_tasks.jobs.make_thumbnails" in body for body in received)
+
+
+def test_a_failing_request_is_reported_from_the_web(sentry_sink):
+    dsn, received = sentry_sink
+    script = f"""
+import django, os, sentry_sdk
+django.setup()
+from unittest import mock
+from django.test import Client
+client = Client(raise_request_exception=False, headers={{"Host": "testserver", "X-Forwarded-Proto": "https"}})
+with mock.patch("media_tasks.health._database", side_effect=RuntimeError("forced fault for the test")):
+    print(client.get("{reverse("healthz")}").status_code)
+sentry_sdk.flush()
+"""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "DJANGO_SECRET_KEY": "x" * 50,
+        "DJANGO_ENV_FILE": "/dev/null",
+        "DJANGO_ALLOWED_HOSTS": "testserver",
+        "SENTRY_DSN": dsn,
+    }
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
+
+    assert result.stdout.strip() == "500", result.stderr
+    wait_until(lambda: any(b"forced fault for the test" in body for body in received), 10, "the web's error event")
+
+
+def test_without_a_dsn_sentry_is_not_loaded():
+    code = "import django; django.setup(); import sys; print('sentry_sdk' in sys.modules)"
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "project.settings", "DJANGO_SECRET_KEY": "x" * 50}
+    env["DJANGO_ENV_FILE"] = "/dev/null"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+
+    assert result.stdout.strip() == "False", result.stderr
