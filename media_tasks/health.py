@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import django_rq
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_GET
 from redis.exceptions import RedisError
 from rq import Worker
 
+from media_tasks import queues
 from project.redis_config import QUEUE_NAMES
 
 # rq workers heartbeat at least every job-monitoring interval (30 s) while alive.
@@ -43,9 +43,9 @@ def _database() -> dict[str, Any]:
 
 def _redis_and_workers() -> dict[str, Any]:
     try:
-        redis = django_rq.get_connection("default")
+        redis = queues.connection()
         redis.ping()
-        depths = {name: django_rq.get_queue(name).count for name in QUEUE_NAMES}
+        depths = {name: queues.get_queue(name).count for name in QUEUE_NAMES}
         heartbeats = [worker.last_heartbeat for worker in Worker.all(connection=redis) if worker.last_heartbeat]
     except RedisError as error:
         return {

@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import django_rq
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from redis.exceptions import RedisError
+
+from media_tasks import queues
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def rate_limited(scope: str, *, by: str = "ip") -> Callable[[View], View]:
 def _over_limit(key: str, limit: int, per_seconds: int) -> bool:
     window = int(time.time() // per_seconds)
     try:
-        redis = django_rq.get_connection("default")
+        redis = queues.connection()
         with redis.pipeline() as pipe:
             pipe.incr(f"{key}:{window}")
             pipe.expire(f"{key}:{window}", per_seconds)

@@ -19,6 +19,10 @@ MAX_PIXELS = 60_000_000
 # Smaller than this is not a picture anyone meant to upload (tracking pixels, broken exports).
 MIN_EDGE = 16
 JPEG_QUALITY = 85
+# zlib's default level, without Pillow's optimize=True (level 9 plus a filter search): measured
+# (bench/thumbnail_pipeline.py) 1.6 times faster on a photo with transparency, and 1% smaller
+# there; up to 4% larger on flat graphics, where the search pays. PNG is lossless either way.
+PNG_COMPRESS_LEVEL = 6
 # EXIF orientations that turn the picture a quarter, swapping width and height.
 ROTATED_ORIENTATIONS = frozenset({5, 6, 7, 8})
 SIXTEEN_BIT_GRAY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
@@ -186,7 +190,7 @@ def _normalise_mode(im: Image.Image) -> Image.Image:
 def _encode(frame: Image.Image, size: int) -> RenderedThumbnail:
     buffer = io.BytesIO()
     if frame.mode == "RGBA":
-        frame.save(buffer, "PNG", optimize=True)
+        frame.save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL)
         extension = "png"
     else:
         frame.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)

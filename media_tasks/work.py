@@ -13,7 +13,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-import django_rq
 from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
@@ -23,6 +22,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
+from media_tasks import queues
 from media_tasks.models import Image, OutgoingEmail, WorkItem
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def enqueue(kind: WorkKind, pk: int) -> bool:
     enqueues at once: django-rq's own on-commit deferral must not postpone it a second time.
     """
     try:
-        django_rq.get_queue(kind.queue, commit_mode="auto").enqueue(
+        queues.get_queue(kind.queue).enqueue(
             kind.job, pk, job_id=kind.job_id(pk), retry=RETRY, failure_ttl=FAILURE_TTL, result_ttl=RESULT_TTL
         )
     except RedisError as error:
@@ -114,7 +114,7 @@ def finish(kind: WorkKind, pk: int, token: str, **fields: object) -> bool:
 
 
 def is_job_alive(kind: WorkKind, pk: int) -> bool:
-    queue = django_rq.get_queue(kind.queue)
+    queue = queues.get_queue(kind.queue)
     try:
         job = Job.fetch(kind.job_id(pk), connection=queue.connection, serializer=queue.serializer)
     except NoSuchJobError:
@@ -147,7 +147,7 @@ def sweep(*, limit: int = 500) -> SweepReport:
     report = SweepReport()
     now = timezone.now()
     for queue_name in {kind.queue for kind in KINDS}:
-        _unstick_registries(django_rq.get_queue(queue_name))
+        _unstick_registries(queues.get_queue(queue_name))
     for kind in KINDS:
         stuck = kind.model.objects.filter(
             Q(status=kind.pending, updated_at__lt=now - timedelta(seconds=settings.WORK_STALE_SECONDS))

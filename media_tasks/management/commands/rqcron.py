@@ -1,7 +1,7 @@
 """django-rq's rqcron, enqueueing through the project's queues so jobs are JSON.
 
 rq's CronJob.enqueue builds a bare Queue with the pickle serializer, which the JSON
-workers would refuse; django_rq.get_queue carries the configured serializer.
+workers would refuse; the project's queues carry the configured serializer.
 """
 
 from __future__ import annotations
@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import django_rq
 from django_rq.cron import DjangoCronScheduler
 from django_rq.management.commands import rqcron
 from rq import cron_job_registry
 from rq.cron import CronJob
 from rq.utils import now
+
+from media_tasks import queues
 
 
 class JSONCronScheduler(DjangoCronScheduler):
@@ -22,7 +23,7 @@ class JSONCronScheduler(DjangoCronScheduler):
         enqueue_time = now()
         due = [cron_job for cron_job in self._cron_jobs if cron_job.should_run()]
         for cron_job in due:
-            queue = django_rq.get_queue(cron_job.queue_name)
+            queue = queues.get_queue(cron_job.queue_name)
             job = queue.enqueue(cron_job.func, args=cron_job.args, kwargs=cron_job.kwargs, **cron_job.job_options)
             with self.connection.pipeline() as pipeline:
                 pipeline.zadd(cron_job.job_history_key, {job.id: enqueue_time.timestamp()})
