@@ -22,7 +22,6 @@ with its thumbnails raises instead, because its memory figure would mean nothing
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import platform
@@ -40,17 +39,14 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from PIL import Image, ImageChops
+
+from bench.images import PHOTO_50MP, SOURCE_QUALITY, ensure_images, image_directory
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_PATH = ROOT / "bench" / "results" / "thumbnail_memory.json"
 
-# 50 MP at 3:2, the shape of a full-frame camera's largest JPEG.
-WIDTH, HEIGHT = 8660, 5774
-SOURCE_QUALITY = 90
-# Per-pixel sensor-like grain; with it the file compresses like a photo (about 2 bits a pixel
-# at quality 90) instead of like a flat colour, which would flatter the decoder.
-GRAIN_SIGMA = 8.0
+# 50 MP at 3:2, the shape of a full-frame camera's largest JPEG (made by bench/images.py).
+WIDTH, HEIGHT = PHOTO_50MP.width, PHOTO_50MP.height
 REPEATS = 3
 # Heroku standard-1X has 512 MiB and may run two workers, so each gets half.
 TARGET_MIB = 256
@@ -144,34 +140,6 @@ class TreeSampler:
             self.most_processes = max(self.most_processes, seen)
             self.samples += 1
             self._stop.wait(self._interval)
-
-
-def make_photo_like_jpeg(width: int, height: int) -> bytes:
-    """Smooth gradients, blotchy mid-scale texture and fine grain, as in a real photograph.
-
-    numpy is not a project dependency, so this uses Pillow's own generators.
-    """
-
-    def full(im: Image.Image, resample: Image.Resampling = Image.Resampling.BICUBIC) -> Image.Image:
-        return im.resize((width, height), resample)
-
-    # Shared by the three bands so shapes have one luminance, as objects in a scene do.
-    coarse = full(Image.effect_noise((width // 256 + 2, height // 256 + 2), 50))
-    mid = full(Image.effect_noise((width // 32, height // 32), 40))
-    texture = Image.blend(coarse, mid, 0.4)
-    gradients = [
-        Image.linear_gradient("L"),
-        Image.radial_gradient("L"),
-        Image.linear_gradient("L").transpose(Image.Transpose.ROTATE_90),
-    ]
-    bands = []
-    for gradient in gradients:
-        band = Image.blend(full(gradient, Image.Resampling.BILINEAR), texture, 0.55)
-        # effect_noise is centred on 128: the offset makes the grain zero-mean.
-        bands.append(ImageChops.add(band, Image.effect_noise((width, height), GRAIN_SIGMA), 1.0, -128))
-    buffer = io.BytesIO()
-    Image.merge("RGB", bands).save(buffer, "JPEG", quality=SOURCE_QUALITY)
-    return buffer.getvalue()
 
 
 def bench_environment(workdir: Path, redis_url: str) -> dict[str, str]:
@@ -422,8 +390,8 @@ def main() -> int:
 
     started = time.monotonic()
     code_before = code_fingerprint()
-    print(f"Making a photo-like {WIDTH}x{HEIGHT} JPEG (quality {SOURCE_QUALITY}) ...", flush=True)
-    jpeg = make_photo_like_jpeg(WIDTH, HEIGHT)
+    with image_directory() as directory:
+        jpeg = ensure_images(directory, (PHOTO_50MP,))[PHOTO_50MP.name].read_bytes()
     print(f"  {len(jpeg):,} bytes ({len(jpeg) / MIB:.1f} MiB)", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="bench-thumbnail-memory-") as tmp:
