@@ -108,13 +108,23 @@ def email_queue_confirmation(*, user: User, site_url: str) -> OutgoingEmail:
     return email
 
 
+def _message_id(email: OutgoingEmail) -> str:
+    domain = (settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost").strip(">")
+    return f"<outgoingemail-{email.pk}-{int(email.created_at.timestamp())}@{domain}>"
+
+
 def email_send(*, email: OutgoingEmail) -> OutgoingEmail:
     token = work.claim(work.EMAILS, email.pk)
     if token is None:
         logger.info("email %s is %s or being sent elsewhere; not sent again", email.pk, email.status)
         return email
     try:
-        message = EmailMultiAlternatives(subject=email.subject, body=email.body, to=[email.to])
+        # One Message-ID per outbox row: if a worker dies after the SMTP server accepted the mail
+        # but before the row says "sent", the retry resends the same message, which mail clients
+        # show once. SMTP cannot do better than at-least-once.
+        message = EmailMultiAlternatives(
+            subject=email.subject, body=email.body, to=[email.to], headers={"Message-ID": _message_id(email)}
+        )
         if email.html_body:
             message.attach_alternative(email.html_body, "text/html")
         message.send()

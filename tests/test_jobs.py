@@ -105,6 +105,18 @@ def test_email_job_sends_the_confirmation_link_and_records_it(user):
     assert email.sent_at is not None
 
 
+def test_every_send_of_an_outbox_row_carries_the_same_message_id(user):
+    email = queued_confirmation(user)
+
+    jobs.send_email(email.id)
+    OutgoingEmail.objects.filter(pk=email.pk).update(status=OutgoingEmail.Status.PENDING)  # as after a lost commit
+    jobs.send_email(email.id)
+
+    first, second = (message.message()["Message-ID"] for message in mail.outbox)
+    assert first == second
+    assert first.startswith(f"<outgoingemail-{email.pk}-")
+
+
 def test_running_the_email_job_twice_sends_one_email(user):
     email = queued_confirmation(user)
 
