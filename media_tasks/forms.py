@@ -7,7 +7,6 @@ from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.files.uploadedfile import UploadedFile
 
-from media_tasks import thumbnails
 from media_tasks.models import User
 
 
@@ -55,10 +54,7 @@ class UploadForm(forms.Form):
             return None
         if upload.size is not None and upload.size > settings.MAX_UPLOAD_BYTES:
             raise forms.ValidationError(self._too_large_message())
-        try:
-            thumbnails.inspect_image(upload)
-        except thumbnails.UnreadableImage as error:
-            raise forms.ValidationError(str(error)) from error
+        # Whether the bytes are an image is services.image_create's decision (it reads them once).
         return upload
 
     @staticmethod

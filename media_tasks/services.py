@@ -146,7 +146,7 @@ def email_send(*, email: OutgoingEmail) -> OutgoingEmail:
 
 
 def image_create(*, owner: User, file: UploadedFile) -> Image:
-    """Store an upload that the form has already checked, and queue its thumbnails."""
+    """Store an upload and queue its thumbnails; UnreadableImage (nothing stored) if it is no image we take."""
     info = thumbnails.inspect_image(file)
     with _stored_files_removed_on_error() as written, transaction.atomic():
         image = Image(

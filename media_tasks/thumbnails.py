@@ -81,8 +81,9 @@ def inspect_image(source: IO[bytes]) -> ImageInfo:
     """Decide in the web request whether the bytes are an image worth queueing.
 
     The format comes from the bytes, never the name or declared type, and the file is checked
-    to the end cheaply (JPEG decoded at 1/8 scale, PNG checksums, WebP length) so that a
-    truncated upload is refused here instead of failing later in the worker.
+    to its end without decoding pixels (JPEG end marker, PNG checksums, WebP length), so that a
+    truncated upload is refused here while the request stays a few milliseconds long. Damage
+    inside the compressed pixels is found by the worker, which marks the image failed with why.
     """
     with _opened(source) as im:
         info = ImageInfo(format=im.format or "", width=im.width, height=im.height)
@@ -108,8 +109,9 @@ def inspect_image(source: IO[bytes]) -> ImageInfo:
 
 def _check_complete(im: Image.Image, source: IO[bytes]) -> None:
     if im.format == "JPEG":
-        im.draft(im.mode, (max(1, im.width // 8), max(1, im.height // 8)))
-        im.load()
+        source.seek(0)
+        if not _jpeg_has_end_marker(source.read()):
+            raise ValueError("JPEG file ends before its end-of-image marker")
     elif im.format == "PNG":
         im.verify()
     elif im.format == "GIF":
@@ -121,6 +123,32 @@ def _check_complete(im: Image.Image, source: IO[bytes]) -> None:
         declared = struct.unpack("<I", header[4:8])[0] + 8
         if header[:4] != b"RIFF" or source.tell() < declared:
             raise ValueError("WebP file is shorter than its header says")
+
+
+def _jpeg_has_end_marker(data: bytes) -> bool:
+    """True if an end-of-image marker follows the first scan: the file was not cut short.
+
+    Header segments are skipped by their lengths, since an embedded EXIF thumbnail has markers
+    of its own. Inside compressed scan data every 0xFF byte is followed by 0x00 or a restart
+    marker, so FF D9 after the first start-of-scan can only be the real end (bytes.find runs
+    at memory speed; decoding the pixels to learn the same took 35 ms for 12 MP).
+    """
+    position = 2  # after the start-of-image marker, which Pillow has already read
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return False
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            position += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
+            position += 2
+            continue
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        position += 2 + length
+        if marker == 0xDA:  # start of scan: compressed data follows the header
+            return data.find(b"\xff\xd9", position) != -1
+    return False
 
 
 def render_thumbnails(source: IO[bytes], sizes: Sequence[int]) -> list[RenderedThumbnail]:

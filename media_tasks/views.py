@@ -18,6 +18,7 @@ from media_tasks import services
 from media_tasks.forms import SignupForm, UploadForm
 from media_tasks.models import Image, Thumbnail
 from media_tasks.ratelimit import rate_limited
+from media_tasks.thumbnails import UnreadableImage
 
 SERVED_CONTENT_TYPES = {".jpg": "image/jpeg", ".png": "image/png"}
 
@@ -36,7 +37,11 @@ def upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST, files, too_large=getattr(request, "upload_too_large", False))
     if not form.is_valid():
         return _render_gallery(request, form, status=400)
-    image = services.image_create(owner=request.user, file=form.cleaned_data["file"])
+    try:
+        image = services.image_create(owner=request.user, file=form.cleaned_data["file"])
+    except UnreadableImage as error:
+        form.add_error("file", str(error))
+        return _render_gallery(request, form, status=400)
     messages.success(request, f"“{image}” is uploaded; its thumbnails are being made.")
     return redirect("gallery")
 

@@ -170,6 +170,22 @@ def test_hostile_files_are_refused_with_a_readable_reason(data, message):
         thumbnails.inspect_image(io.BytesIO(data))
 
 
+def test_a_cut_jpeg_is_refused_even_when_its_header_holds_an_end_marker():
+    # Camera files carry an EXIF thumbnail, a whole JPEG with its own end marker, in the header.
+    photo = images.encode(images.quadrants(800, 600), "JPEG", comment=b"thumbnail \xff\xd9 end", progressive=True)
+
+    with pytest.raises(thumbnails.UnreadableImage, match="damaged or incomplete"):
+        thumbnails.inspect_image(io.BytesIO(photo[: len(photo) * 2 // 3]))
+    assert thumbnails.inspect_image(io.BytesIO(photo)).width == 800
+
+
+def test_a_jpeg_with_a_camera_trailer_after_its_end_is_accepted():
+    # Phones append data (depth maps, Samsung trailers) after the end-of-image marker.
+    data = images.jpeg_bytes(640, 480) + b"SEFT" + bytes(range(256)) * 8
+
+    assert thumbnails.inspect_image(io.BytesIO(data)).height == 480
+
+
 def test_decompression_bombs_stay_small_on_disk():
     assert len(images.png_bomb(30000, 30000)) < 200_000
 
