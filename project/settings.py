@@ -277,6 +277,10 @@ WORK_CLAIM_LEASE_SECONDS = int(os.environ.get("WORK_CLAIM_LEASE_SECONDS", "60"))
 WORK_STALE_SECONDS = int(os.environ.get("WORK_STALE_SECONDS", "30"))
 # After this many attempts a row is marked failed instead of tried again.
 WORK_MAX_ATTEMPTS = int(os.environ.get("WORK_MAX_ATTEMPTS", "5"))
+# A Procfile worker (media_tasks.workers.InProcessWorker) that has grown past this after a job
+# exits and rqworker-pool starts a fresh one: two must fit a 512 MB dyno beside their parent.
+# https://devcenter.heroku.com/articles/dyno-types
+WORKER_MAX_RSS_MB = int(os.environ.get("WORKER_MAX_RSS_MB", "200"))
 
 # --- The demo app -----------------------------------------------------------------------
 

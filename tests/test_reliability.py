@@ -242,6 +242,18 @@ def test_three_workers_process_every_upload_once(signed_in_client, start_worker)
         assert (image.status, image.attempts, image.thumbnails.count()) == (Image.Status.READY, 1, 3)
 
 
+def test_a_worker_grown_past_its_memory_limit_is_replaced_and_no_upload_is_lost(signed_in_client, start_worker):
+    uploaded = [upload(signed_in_client, f"photo-{n}.jpg") for n in range(4)]
+    # With a 1 MB limit every worker retires after its first job.
+    worker = start_worker(extra_env={"WORKER_MAX_RSS_MB": "1"})
+
+    for image in uploaded:
+        wait_until(lambda image=image: status_of(image) == Image.Status.READY, 60, f"{image} to be ready")
+        assert (image.attempts, image.thumbnails.count()) == (1, 3)
+    assert worker.output().count("retiring so the pool starts a fresh one") >= 3, worker.output()
+    assert worker.popen.poll() is None  # the dyno's process lives on; only its workers were replaced
+
+
 def test_an_smtp_refusal_fails_the_email_at_once(user, smtp_server, start_worker):
     from media_tasks import services
 
