@@ -37,6 +37,20 @@ def test_saving_an_existing_name_keeps_both_files():
     assert default_storage.open(second).read() == b"two"
 
 
+def test_a_name_taken_between_checking_and_saving_gets_another_and_loses_neither_file():
+    # Two dynos saving the same name at once: both pass get_available_name(), one insert collides.
+    storage = DatabaseStorage()
+    every_byte = bytes(range(256)) * 4096
+
+    with transaction.atomic():
+        first = storage._save("race/photo.jpg", ContentFile(every_byte))
+        second = storage._save("race/photo.jpg", ContentFile(b"second"))
+
+    assert first == "race/photo.jpg" and second != first
+    assert storage.open(first).read() == every_byte
+    assert storage.open(second).read() == b"second"
+
+
 def test_missing_file_raises_file_not_found():
     with pytest.raises(FileNotFoundError):
         default_storage.open("nope.jpg")
