@@ -5,6 +5,10 @@ own temporary directory: a SQLite database migrated with `manage.py migrate`, an
 Valkey on a free port, and `DJANGO_ENV_FILE=os.devnull`, so a checkout's `.env` (DEBUG on,
 the dev Redis) changes nothing. The system Redis is never used, and PostgreSQL only when the
 person running the benchmark has set DATABASE_URL.
+
+With BENCH_QUICK=1 (what `python -m bench.run --quick` sets) every benchmark does the least
+that still goes through all of its code (each module's `if QUICK:` block), as a smoke test.
+Its figures are noise, so its results go to a temporary folder, never to bench/results/.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import hashlib
 import json
 import os
 import platform
+import secrets
 import shlex
 import signal
 import statistics
@@ -30,16 +35,41 @@ from typing import Any
 
 import psutil
 
-from bench.thumbnail_memory import SYSTEM_REDIS_PORT, BenchmarkError, bench_environment, code_fingerprint
-from bench.thumbnail_memory import setup_django as _setup_django
+from bench.images import TestImage
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 MIB = 1024 * 1024
+# Set by bench.run: where this run's results go, and whether it is a smoke test.
+RESULTS_DIR_VARIABLE = "BENCH_RESULTS_DIR"
+QUICK_VARIABLE = "BENCH_QUICK"
+QUICK = os.environ.get(QUICK_VARIABLE) == "1"
+QUEUES = ("high", "default", "low")
 # What a developer types on a laptop, and what rq's docs show: the forking Worker, defaults.
-STOCK_WORKER_COMMAND = ["manage.py", "rqworker", "high", "default", "low"]
+STOCK_WORKER_COMMAND = ["manage.py", "rqworker", *QUEUES]
+# Settings that would send media to S3 or the filesystem, or otherwise change what runs.
+FOREIGN_VARIABLES = ("AWS_STORAGE_BUCKET_NAME", "BUCKETEER_BUCKET_NAME", "MEDIA_STORAGE", "DYNO")
+SYSTEM_REDIS_PORT = 6379
+# The code the figures describe; hashes tie a result to a version of it and catch edits mid-run.
+MEASURED_CODE = ("media_tasks", "project")
+MAIN_SUSPECT = "media_tasks/thumbnails.py"
 
-__all__ = ["BenchmarkError", "code_fingerprint"]
+
+class BenchmarkError(Exception):
+    """The run did not do what it claims to measure; its figures must not be reported."""
+
+
+def results_dir() -> Path:
+    configured = os.environ.get(RESULTS_DIR_VARIABLE)
+    if configured:
+        return Path(configured)
+    if QUICK:
+        # A quick module run by hand: its figures must not pass for measured ones either.
+        return Path(tempfile.gettempdir()) / "bench-quick-results"
+    return RESULTS_DIR
+
+
+# --- Environment --------------------------------------------------------------------------
 
 
 @dataclass
@@ -48,6 +78,29 @@ class Environment:
     redis_url: str
     env: dict[str, str]
     database: str
+
+
+def bench_environment(workdir: Path, redis_url: str) -> dict[str, str]:
+    """The variables every process of a benchmark runs with, this one included."""
+    env = {key: value for key, value in os.environ.items() if key not in FOREIGN_VARIABLES}
+    env.update(
+        {
+            "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+            "DATABASE_SSL_REQUIRE": "0",
+            "REDIS_URL": redis_url,
+            # A checkout's .env usually turns DEBUG on, which makes Django keep every query,
+            # including an original's bytes: production runs with it off.
+            "DJANGO_ENV_FILE": os.devnull,
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "KEEP_ORIGINAL_UPLOADS": "0",
+            "LOG_LEVEL": "INFO",
+            "MEDIA_ROOT": str(workdir / "media"),
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
 
 
 @contextlib.contextmanager
@@ -95,7 +148,19 @@ def migrate(env: dict[str, str]) -> None:
 
 def setup_django(env: dict[str, str]) -> None:
     """Configure this process like the web and worker processes it talks to."""
-    _setup_django(env)
+    for key in FOREIGN_VARIABLES:
+        os.environ.pop(key, None)
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.files.storage import storages
+
+    from media_tasks.storage import DatabaseStorage
+
+    # Originals and thumbnails in the database, as the workers' figures assume.
+    if not isinstance(storages["default"], DatabaseStorage):
+        raise BenchmarkError(f"default storage is {type(storages['default']).__name__}, not DatabaseStorage")
 
 
 # --- Statistics ---------------------------------------------------------------------------
@@ -120,7 +185,16 @@ def rounded(value: float, digits: int = 2) -> float:
     return round(value, digits)
 
 
-# --- Processes ----------------------------------------------------------------------------
+def spread(values: list[float], digits: int = 2) -> dict[str, Any]:
+    """p50, p95 and every value, rounded."""
+    return {
+        "p50": rounded(percentile(values, 50), digits),
+        "p95": rounded(percentile(values, 95), digits),
+        "all": [rounded(value, digits) for value in values],
+    }
+
+
+# --- Commands -----------------------------------------------------------------------------
 
 
 def python_command(argv: list[str]) -> list[str]:
@@ -132,20 +206,108 @@ def python_command(argv: list[str]) -> list[str]:
     return argv
 
 
-def procfile_command(process_type: str) -> list[str]:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        name, _, command = line.partition(":")
-        if name.strip() == process_type:
-            return python_command(shlex.split(command))
-    raise BenchmarkError(f"Procfile has no {process_type}: process")
-
-
 def procfile_line(process_type: str) -> str:
     for line in (ROOT / "Procfile").read_text().splitlines():
         name, _, command = line.partition(":")
         if name.strip() == process_type:
             return command.strip()
     raise BenchmarkError(f"Procfile has no {process_type}: process")
+
+
+def procfile_command(process_type: str) -> list[str]:
+    return python_command(shlex.split(procfile_line(process_type)))
+
+
+def procfile_option(process_type: str, option: str) -> str | None:
+    """The value the Procfile's command gives an option (`--worker-class X`), None if it gives none."""
+    argv = procfile_command(process_type)
+    return argv[argv.index(option) + 1] if option in argv else None
+
+
+def worker_count(argv: list[str]) -> int:
+    """How many rq workers a worker command registers (Django must be set up)."""
+    if "rqworker-pool" not in argv:
+        return 1
+    if "--num-workers" in argv:
+        return int(argv[argv.index("--num-workers") + 1])
+    from django.core.management import load_command_class
+
+    # The project's rqworker-pool sets its own default (WORKER_CONCURRENCY).
+    command = load_command_class("media_tasks", "rqworker-pool")
+    return command.create_parser("manage.py", "rqworker-pool").get_default("num_workers")
+
+
+def rqworker_command(worker_class: str, *options: str) -> list[str]:
+    return python_command(["manage.py", "rqworker", *QUEUES, "--worker-class", worker_class, *options])
+
+
+def pool_command(worker_class: str, workers: int = 2) -> list[str]:
+    return python_command(
+        ["manage.py", "rqworker-pool", *QUEUES, "--num-workers", str(workers), "--worker-class", worker_class]
+    )
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """One way of running a worker dyno, by the command that starts it."""
+
+    name: str
+    argv: list[str]
+    note: str
+
+    @property
+    def workers(self) -> int:
+        return worker_count(self.argv)
+
+    def canonical(self) -> list[str]:
+        # Options in any order, the pool's size spelt out: the words of these commands are
+        # all distinct, so two setups are the same when their sorted words are.
+        argv = list(self.argv)
+        if "rqworker-pool" in argv and "--num-workers" not in argv:
+            argv += ["--num-workers", str(self.workers)]
+        return sorted(argv)
+
+
+def describe_setups(setups: dict[str, WorkerSetup]) -> dict[str, dict[str, str]]:
+    """For a result's details: each setup's command (after `python`) and what it is."""
+    return {name: {"argv": " ".join(setup.argv[1:]), "note": setup.note} for name, setup in setups.items()}
+
+
+def worker_setups(*names: str) -> dict[str, WorkerSetup]:
+    """The named setups, in that order, less any alternative the Procfile's worker already is.
+
+    Django must be set up (the Procfile's pool size may be its command's default).
+    """
+    catalogue = {
+        "procfile": (procfile_command("worker"), f"Procfile: {procfile_line('worker')}"),
+        "stock": (python_command(STOCK_WORKER_COMMAND), "rqworker, rq's forking Worker, defaults"),
+        "heroku": (
+            rqworker_command("rq.worker.HerokuWorker", "--with-scheduler"),
+            "rqworker, 1 rq HerokuWorker + scheduler (a work horse per job)",
+        ),
+        "simple": (rqworker_command("rq.worker.SimpleWorker"), "rqworker, 1 rq SimpleWorker (no fork)"),
+        "heroku-pool-2": (
+            pool_command("media_tasks.workers.HerokuWorker"),
+            "rqworker-pool of 2 media_tasks.workers.HerokuWorker (a work horse per job)",
+        ),
+        "rq-heroku-pool-2": (
+            pool_command("rq.worker.HerokuWorker"),
+            "rqworker-pool of 2 rq HerokuWorker (stop signals not kept from the listener thread)",
+        ),
+    }
+    procfile = WorkerSetup("procfile", *catalogue["procfile"]).canonical()
+    found = {}
+    for name in names:
+        setup = WorkerSetup(name, *catalogue[name])
+        # Stock stays whatever the Procfile is: the ratios are against it.
+        if name not in ("procfile", "stock") and setup.canonical() == procfile:
+            print(f"{name} is the Procfile's worker: measured once, as procfile", flush=True)
+            continue
+        found[name] = setup
+    return found
+
+
+# --- Processes ----------------------------------------------------------------------------
 
 
 class Dyno:
@@ -187,6 +349,10 @@ class Dyno:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def memory_sampler(self, interval: float = 0.05, include_root: bool = True) -> MemorySampler:
+        """Samples of this dyno's memory, taken while the returned context manager is entered."""
+        return MemorySampler(self, interval, include_root)
+
     def __enter__(self) -> Dyno:
         return self
 
@@ -195,20 +361,26 @@ class Dyno:
 
 
 class MemorySampler:
-    """Polls RSS and PSS summed over a process tree (root included) until stopped.
+    """Polls RSS and PSS summed over a process tree until stopped, and each process's own RSS, in MiB.
 
-    Sampling misses part of a work horse's brief peak; bench/thumbnail_memory.py measures the
-    kernel's exact figure for one worker. This one is for the whole dyno under load.
+    Sampling misses part of a brief peak (a work horse's); bench/thumbnail_memory.py adds the
+    kernel's exact figure for one worker. include_root=False leaves out a root that only waits
+    for its child (bench/child_rusage.py), so that the sums are the worker's tree alone.
     """
 
-    def __init__(self, dyno: Dyno, interval: float = 0.05) -> None:
+    def __init__(self, dyno: Dyno, interval: float = 0.05, include_root: bool = True) -> None:
         self._dyno = dyno
         self._interval = interval
+        self._include_root = include_root
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
-        self.peak_rss = 0
-        self.peak_pss = 0
+        self._peak_rss = 0
+        self._peak_pss = 0
         self.most_processes = 0
+        self.samples = 0
+        # Per process: its parent, and its own sampled peak RSS (to tell a worker from its horse).
+        self._parents: dict[int, int] = {}
+        self._peak_rss_by_pid: dict[int, int] = {}
 
     def __enter__(self) -> MemorySampler:
         self._thread.start()
@@ -218,20 +390,39 @@ class MemorySampler:
         self._stop.set()
         self._thread.join()
 
+    @property
+    def peak_rss_mib(self) -> float:
+        return self._peak_rss / MIB
+
+    @property
+    def peak_pss_mib(self) -> float:
+        return self._peak_pss / MIB
+
+    def peak_rss_mib_of_children(self, pid: int) -> float:
+        """The largest sampled RSS of any direct child of pid: a wrapper's worker."""
+        peaks = [rss for child, rss in self._peak_rss_by_pid.items() if self._parents[child] == pid]
+        return max(peaks, default=0) / MIB
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            processes = self._dyno.processes()
             rss = pss = seen = 0
-            for process in self._dyno.processes():
+            for process in processes if self._include_root else processes[1:]:
                 try:
                     memory = process.memory_full_info()
+                    parent = process.ppid()
                 except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+                    # A horse may exit between listing and reading; the next sample covers it.
                     continue
                 rss += memory.rss
                 pss += memory.pss
                 seen += 1
-            self.peak_rss = max(self.peak_rss, rss)
-            self.peak_pss = max(self.peak_pss, pss)
+                self._parents.setdefault(process.pid, parent)
+                self._peak_rss_by_pid[process.pid] = max(self._peak_rss_by_pid.get(process.pid, 0), memory.rss)
+            self._peak_rss = max(self._peak_rss, rss)
+            self._peak_pss = max(self._peak_pss, pss)
             self.most_processes = max(self.most_processes, seen)
+            self.samples += 1
             self._stop.wait(self._interval)
 
 
@@ -243,18 +434,36 @@ def wait_until(condition: Callable[[], bool], timeout: float, message: str, ever
         time.sleep(every)
 
 
-def wait_for_workers(redis_url: str, count: int, timeout: float = 30) -> None:
-    """Until `count` rq workers have registered and are idle, i.e. blocked waiting for a job."""
+def wait_for_workers(redis_url: str, dyno: Dyno, count: int, timeout: float = 30) -> None:
+    """Until `count` rq workers of this dyno have registered and are idle, blocked waiting for a job.
+
+    Workers are matched by pid: a killed dyno's registrations stay in Redis for minutes, and
+    would otherwise pass for the new dyno's.
+    """
     from redis import Redis
     from rq import Worker
 
     connection = Redis.from_url(redis_url)
 
     def ready() -> bool:
-        workers = Worker.all(connection=connection)
+        if dyno.popen.poll() is not None:
+            raise BenchmarkError(f"the dyno exited with {dyno.popen.returncode}:\n{dyno.output()[-3000:]}")
+        pids = {process.pid for process in dyno.processes()}
+        workers = [worker for worker in Worker.all(connection=connection) if worker.pid in pids]
         return len(workers) >= count and all(worker.get_state() == "idle" for worker in workers)
 
     wait_until(ready, timeout, f"{count} idle rq worker(s)")
+
+
+@contextlib.contextmanager
+def idle_dyno(env: Environment, setup: WorkerSetup, label: str, stop_timeout: float = 40) -> Iterator[Dyno]:
+    """The setup's dyno once every one of its workers is idle; stopped on the way out."""
+    dyno = Dyno(setup.argv, env.env, env.workdir / f"{label}.log")
+    try:
+        wait_for_workers(env.redis_url, dyno, setup.workers)
+        yield dyno
+    finally:
+        dyno.stop(stop_timeout)
 
 
 # --- Rows ---------------------------------------------------------------------------------
@@ -267,33 +476,48 @@ def bench_user(email: str) -> Any:
     return user
 
 
-def create_pending_images(owner: Any, content: bytes, width: int, height: int, count: int, label: str) -> list[int]:
+def create_pending_images(image: TestImage, content: bytes, count: int, label: str, owner: Any = None) -> list[int]:
     """Rows and stored originals as services.image_create leaves them, without queueing a job.
 
     The upload form is bypassed on purpose: these benchmarks measure workers, not requests,
-    and a 50 MP original may be over MAX_UPLOAD_BYTES.
+    and a 50 MP original may be over MAX_UPLOAD_BYTES. The owner is a user named after the label
+    unless one is given.
     """
-    import secrets
-
     from django.core.files.base import ContentFile
     from django.db import transaction
 
     from media_tasks.models import Image as ImageRow
 
+    owner = owner or bench_user(f"{label}@example.com")
     ids = []
     for number in range(count):
         with transaction.atomic():
-            image = ImageRow(
+            row = ImageRow(
                 owner=owner,
                 token=secrets.token_hex(16),
-                original_name=f"{label}-{number}.jpg",
-                width=width,
-                height=height,
+                original_name=f"{label}-{number}.{image.filename.rsplit('.', 1)[1]}",
+                width=image.width,
+                height=image.height,
             )
-            image.original.save(image.token, ContentFile(content), save=False)
-            image.save()
-        ids.append(image.pk)
+            row.original.save(row.token, ContentFile(content), save=False)
+            row.save()
+        ids.append(row.pk)
     return ids
+
+
+def enqueue_thumbnails(ids: list[int]) -> list[str]:
+    """Queue each image's job as an upload does (media_tasks.work), after its row is committed."""
+    from django.db import connection
+
+    from media_tasks import work
+
+    # django-rq's on_db_commit mode would hold a job until a commit that never comes.
+    if connection.in_atomic_block:
+        raise BenchmarkError("enqueue must run outside a transaction")
+    for pk in ids:
+        if not work.enqueue(work.THUMBNAILS, pk):
+            raise BenchmarkError(f"could not queue the thumbnail job of image {pk}")
+    return [work.THUMBNAILS.job_id(pk) for pk in ids]
 
 
 # --- Results ------------------------------------------------------------------------------
@@ -342,6 +566,21 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def code_fingerprint() -> dict[str, str]:
+    combined = hashlib.sha256()
+    for package in MEASURED_CODE:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            combined.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return {
+        "media_tasks+project": combined.hexdigest()[:12],
+        MAIN_SUSPECT: file_sha(ROOT / MAIN_SUSPECT),
+    }
+
+
+def file_sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
 @dataclass
 class Figure:
     """One line of the summary table."""
@@ -368,13 +607,27 @@ class Figure:
 
 @dataclass
 class Result:
+    """A benchmark's figures and details, written to results_dir()/<name>.json.
+
+    `name` is the module's (bench.<name>), `label` what the summary table calls the benchmark.
+    """
+
     name: str
+    label: str
     description: str
-    command: str
     figures: list[Figure] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     code_before: dict[str, str] = field(default_factory=code_fingerprint)
+
+    def add(
+        self, figure: str, value: float | None, unit: str, target: str = "", met: bool | None = None, note: str = ""
+    ) -> None:
+        self.figures.append(Figure(self.label, figure, value, unit, target=target, met=met, note=note))
+
+    @property
+    def command(self) -> str:
+        return f".venv/bin/python -m bench.{self.name}"
 
     def write(self) -> Path:
         code = code_fingerprint()
@@ -386,7 +639,8 @@ class Result:
         data = {
             "benchmark": self.name,
             "description": self.description,
-            "command": self.command,
+            "command": self.command + (f" ({QUICK_VARIABLE}=1)" if QUICK else ""),
+            "quick": QUICK,
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine(),
             "code_sha256_12": code,
@@ -396,10 +650,20 @@ class Result:
             "details": self.details,
             "benchmark_seconds": round(time.monotonic() - self.started, 1),
         }
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        path = RESULTS_DIR / f"{self.name}.json"
+        directory = results_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{self.name}.json"
         path.write_text(json.dumps(data, indent=2) + "\n")
         return path
+
+    def finish(self) -> int:
+        """Write the result, print its figures; the exit status: 0 if every target is met, else 1."""
+        path = self.write()
+        print("\nSummary:")
+        print_figures(self.figures)
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        print(f"Results written to {shown}" + (" (quick run: figures are not measurements)" if QUICK else ""))
+        return 0 if all(figure.met is not False for figure in self.figures) else 1
 
 
 def print_figures(figures: list[Figure]) -> None:
@@ -409,7 +673,3 @@ def print_figures(figures: list[Figure]) -> None:
         verdict = "" if figure.met is None else ("MET" if figure.met else "NOT MET")
         target = f"  target {figure.target}: {verdict}" if figure.target else ""
         print(f"  {figure.figure:<{width}}  {value:>10} {figure.unit:<8}{target}")
-
-
-def file_sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]

@@ -17,10 +17,13 @@ import sys
 import time
 from typing import Any
 
-from bench.common import Figure, Result, environment, percentile, print_figures, rounded, setup_django
+from bench.common import QUICK, Result, environment, percentile, rounded, setup_django
 
 WARMUP = 5
 RENDERS = 40
+if QUICK:
+    # A smoke test (bench.run --quick): the least that still runs every code path.
+    WARMUP, RENDERS = 1, 2
 
 
 def add_images(owner: Any, count: int) -> None:
@@ -70,11 +73,7 @@ def render_times(client: Any) -> list[float]:
 
 
 def main() -> int:
-    result = Result(
-        name="gallery",
-        description="gallery page: query count for 10 and 200 images, render time",
-        command=".venv/bin/python -m bench.gallery",
-    )
+    result = Result("gallery", "gallery", "gallery page: query count for 10 and 200 images, render time")
     with environment("gallery") as env:
         setup_django(env.env)
         from media_tasks.models import User
@@ -96,30 +95,22 @@ def main() -> int:
         database = env.database
 
     same = measured[10]["queries"] == measured[200]["queries"]
-    result.figures = [
-        Figure(
-            "gallery",
-            "queries, 10 / 200 images",
-            measured[200]["queries"],
-            "queries",
-            target="same for 10 and 200",
-            met=same,
-            note=f"{measured[10]['queries']} for 10 images",
-        ),
-        Figure(
-            "gallery",
-            "render p50, 200 images",
-            measured[200]["p50_ms"],
-            "ms",
-            note=f"p95 {measured[200]['p95_ms']} ms; 10 images: p50 {measured[10]['p50_ms']} ms",
-        ),
-    ]
+    result.add(
+        "queries, 10 / 200 images",
+        measured[200]["queries"],
+        "queries",
+        target="same for 10 and 200",
+        met=same,
+        note=f"{measured[10]['queries']} for 10 images",
+    )
+    result.add(
+        "render p50, 200 images",
+        measured[200]["p50_ms"],
+        "ms",
+        note=f"p95 {measured[200]['p95_ms']} ms; 10 images: p50 {measured[10]['p50_ms']} ms",
+    )
     result.details = {"database": database, "renders": RENDERS, "pages": measured}
-    path = result.write()
-    print("\nSummary:")
-    print_figures(result.figures)
-    print(f"Results written to {path.relative_to(path.parents[2])}")
-    return 0 if same else 1
+    return result.finish()
 
 
 if __name__ == "__main__":

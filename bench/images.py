@@ -128,6 +128,12 @@ def image_directory() -> Iterator[Path]:
         yield Path(tmp)
 
 
+def image_bytes(image: TestImage) -> bytes:
+    """One test image's bytes, made by the first benchmark of the run that needs it."""
+    with image_directory() as directory:
+        return ensure_images(directory, (image,))[image.name].read_bytes()
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         raise SystemExit("usage: python -m bench.images DIR")

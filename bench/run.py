@@ -1,13 +1,21 @@
 """Run every benchmark, print one table, and write bench/results/latest.json.
 
     .venv/bin/python -m bench.run                      # all of them, about 8 minutes on 2 cores
-    .venv/bin/python -m bench.run --only throughput    # one (or several: --only a --only b)
+    .venv/bin/python -m bench.run --only throughput    # one (or several: --only a --only b); its
+                                                       # entry in latest.json is replaced, the rest kept
+    .venv/bin/python -m bench.run --quick              # smoke test: every code path, least work, about
+                                                       # 2 minutes; results in a temporary folder
 
 Each benchmark is a module of bench/ run as its own process (Django is set up once per process)
 in its own throwaway environment (bench/common.py): a temporary SQLite database, an embedded
 Valkey on a free port, DJANGO_ENV_FILE=/dev/null. PostgreSQL is used only if DATABASE_URL is
 set in the environment of this command. The test images are made once, in a temporary folder,
 by the first benchmark that needs each, and every later benchmark of the run reads the same files.
+
+--quick sets BENCH_QUICK=1 for each benchmark, which then does one round of the fewest jobs,
+requests or samples that still exercise all of its code (each module's `if QUICK:` block), and
+BENCH_RESULTS_DIR to a new temporary folder, where its results and latest.json go: a quick
+run's figures are noise, and bench/results/ keeps the measured ones.
 
 Exit status: 0 when every target is met, 1 when one is not, 2 when a benchmark failed to run.
 """
@@ -22,9 +30,17 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from bench.common import RESULTS_DIR, ROOT, machine, procfile_line
+from bench.common import (
+    QUICK_VARIABLE,
+    RESULTS_DIR,
+    RESULTS_DIR_VARIABLE,
+    ROOT,
+    machine,
+    procfile_line,
+)
 from bench.images import IMAGE_DIR_VARIABLE
 
 # In the order of the issue; worker_shutdown is the safety check behind the Procfile's worker.
@@ -37,36 +53,10 @@ BENCHMARKS = (
     "gallery",
     "worker_shutdown",
 )
-LATEST = RESULTS_DIR / "latest.json"
 
 
-def memory_figures(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """bench/thumbnail_memory.py predates the common format: its figures, in the table's terms."""
-    job = data["job"]
-    return [
-        {
-            "benchmark": "memory",
-            "figure": "worker tree peak RSS, 50 MP JPEG",
-            "value": job["median_tree_rss_peak_mib"],
-            "unit": "MiB",
-            "target": f"<= {data['target_mib']}",
-            "met": data["target_met"],
-            "note": f"PSS {job['median_tree_pss_sampled_mib']} MiB; job {job.get('median_job_seconds')} s",
-        },
-        {
-            "benchmark": "memory",
-            "figure": "work horse max RSS, 50 MP JPEG",
-            "value": job["median_ru_maxrss_mib"],
-            "unit": "MiB",
-            "target": "",
-            "met": None,
-            "note": f"idle worker {data['idle']['median_ru_maxrss_mib']} MiB",
-        },
-    ]
-
-
-def run_one(name: str, env: dict[str, str]) -> tuple[int, dict[str, Any] | None, float]:
-    path = RESULTS_DIR / f"{name}.json"
+def run_one(name: str, env: dict[str, str], results: Path) -> tuple[int, dict[str, Any] | None, float]:
+    path = results / f"{name}.json"
     before = path.stat().st_mtime if path.exists() else 0.0
     started = time.monotonic()
     print(f"\n=== {name} ===", flush=True)
@@ -76,6 +66,12 @@ def run_one(name: str, env: dict[str, str]) -> tuple[int, dict[str, Any] | None,
     if not path.exists() or path.stat().st_mtime <= before:
         return returncode, None, seconds
     return returncode, json.loads(path.read_text()), seconds
+
+
+def figures_of(data: dict[str, Any]) -> list[dict[str, Any]]:
+    # An entry kept from a latest.json older than the common format (thumbnail_memory's before
+    # it used bench/common.py's Result) has no figures: the next full run replaces it.
+    return data.get("figures", [])
 
 
 def cell(value: Any) -> str:
@@ -111,12 +107,21 @@ def print_table(figures: list[dict[str, Any]]) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", action="append", choices=BENCHMARKS, help="run only this benchmark (repeatable)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke test: least work per benchmark, results not kept in bench/results"
+    )
     options = parser.parse_args(argv)
     selected = [name for name in BENCHMARKS if not options.only or name in options.only]
+    # A quick run's figures must never replace measured ones, nor be merged with them.
+    results = Path(tempfile.mkdtemp(prefix="bench-quick-results-")) if options.quick else RESULTS_DIR
+    latest = results / "latest.json"
 
     started = time.monotonic()
     report: dict[str, Any] = {
-        "command": ".venv/bin/python -m bench.run" + "".join(f" --only {n}" for n in options.only or []),
+        "command": ".venv/bin/python -m bench.run"
+        + (" --quick" if options.quick else "")
+        + "".join(f" --only {n}" for n in options.only or []),
+        "quick": options.quick,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "procfile_worker": procfile_line("worker"),
@@ -127,10 +132,15 @@ def main(argv: list[str]) -> int:
     failed = []
     with tempfile.TemporaryDirectory(prefix="bench-images-") as images:
         # Each benchmark makes the images it needs here, once for the whole run (bench/images.py).
-        env = {**os.environ, IMAGE_DIR_VARIABLE: images}
+        env = {**os.environ, IMAGE_DIR_VARIABLE: images, RESULTS_DIR_VARIABLE: str(results)}
+        if options.quick:
+            env[QUICK_VARIABLE] = "1"
+        else:
+            # Inherited from the shell, it would make a full run's figures quick ones.
+            env.pop(QUICK_VARIABLE, None)
         for name in selected:
             load_before = os.getloadavg()[0]
-            returncode, data, seconds = run_one(name, env)
+            returncode, data, seconds = run_one(name, env, results)
             entry: dict[str, Any] = {
                 "exit_status": returncode,
                 "seconds": round(seconds, 1),
@@ -143,15 +153,28 @@ def main(argv: list[str]) -> int:
                 entry["error"] = "the benchmark did not finish; its output above says why"
             else:
                 entry["result"] = data
-                figures = memory_figures(data) if name == "thumbnail_memory" else data["figures"]
-                report["figures"].extend(figures)
+                report["figures"].extend(figures_of(data))
             report["benchmarks"][name] = entry
     report["seconds"] = round(time.monotonic() - started, 1)
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    LATEST.write_text(json.dumps(report, indent=2) + "\n")
+    if options.only and latest.exists():
+        # A partial run updates its benchmarks in the last full report and keeps the others,
+        # each with its own measured_at, so latest.json always holds every benchmark's latest.
+        previous = json.loads(latest.read_text())
+        merged = {**previous.get("benchmarks", {}), **report["benchmarks"]}
+        report["benchmarks"] = {name: merged[name] for name in BENCHMARKS if name in merged}
+        report["figures"] = []
+        for entry in report["benchmarks"].values():
+            if "result" in entry:
+                report["figures"].extend(figures_of(entry["result"]))
+        report["updated_by_partial_run"] = list(options.only)
+    results.mkdir(parents=True, exist_ok=True)
+    latest.write_text(json.dumps(report, indent=2) + "\n")
 
     print_table(report["figures"])
-    print(f"\n{len(selected)} benchmark(s) in {report['seconds']:.0f} s; results in {LATEST.relative_to(ROOT)}")
+    shown = latest.relative_to(ROOT) if latest.is_relative_to(ROOT) else latest
+    print(f"\n{len(selected)} benchmark(s) in {report['seconds']:.0f} s; results in {shown}")
+    if options.quick:
+        print("Quick run: a smoke test, not a measurement; bench/results/ was left as it was.")
     if failed:
         print(f"FAILED to run: {', '.join(failed)}")
         return 2

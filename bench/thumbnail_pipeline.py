@@ -36,8 +36,8 @@ from typing import Any
 
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
-from bench.common import Figure, Result, median, print_figures, rounded
-from bench.images import ALL_IMAGES, LARGE_PNG, PHOTO_12MP, PHOTO_50MP, TestImage, ensure_images, image_directory
+from bench.common import QUICK, Result, median, rounded
+from bench.images import ALL_IMAGES, LARGE_PNG, PHOTO_12MP, PHOTO_50MP, TestImage, image_bytes
 
 # Rounds per image: enough for a stable median, fewer where one round takes seconds.
 ROUNDS = {PHOTO_12MP.name: 9, LARGE_PNG.name: 3, PHOTO_50MP.name: 3}
@@ -47,6 +47,9 @@ TARGET_RATIO = 1.0
 # Anything this much below libvips's PSNR is treated as a loss of quality, not noise.
 PSNR_TOLERANCE_DB = 0.5
 PSNR_IDENTICAL = 99.0
+if QUICK:
+    # A smoke test (bench.run --quick): the least that still runs every code path.
+    ROUNDS, DEFAULT_ROUNDS = dict.fromkeys(ROUNDS, 1), 1
 
 
 @dataclass(frozen=True)
@@ -233,9 +236,9 @@ def main() -> int:
         print(f"libvips is not available ({unavailable}); see docs/performance.md to install it.")
 
     result = Result(
-        name="thumbnail_pipeline",
-        description="time to make the full thumbnail set from bytes in memory: ours, naive Pillow, libvips",
-        command=".venv/bin/python -m bench.thumbnail_pipeline",
+        "thumbnail_pipeline",
+        "thumbnail pipeline",
+        "time to make the full thumbnail set from bytes in memory: ours, naive Pillow, libvips",
     )
     result.details.update(
         {
@@ -248,67 +251,46 @@ def main() -> int:
             "images": {},
         }
     )
-    with image_directory() as directory:
-        paths = ensure_images(directory)
-        for image in ALL_IMAGES:
-            data = paths[image.name].read_bytes()
-            measured = measure_image(image, data, sizes, pipelines)
-            result.details["images"][image.name] = measured
-            print_image(image, measured)
+    for image in ALL_IMAGES:
+        measured = measure_image(image, image_bytes(image), sizes, pipelines)
+        result.details["images"][image.name] = measured
+        print_image(image, measured)
 
     images = result.details["images"]
     for image in ALL_IMAGES:
         measured = images[image.name]
         ours_figures = measured["pipelines"]["ours"]
-        result.figures.append(
-            Figure("thumbnail pipeline", f"{image.name}: ours", ours_figures["median_ms"], "ms", note="median")
-        )
+        result.add(f"{image.name}: ours", ours_figures["median_ms"], "ms", note="median")
         if "libvips" in pipelines:
             ratio = measured["ratio_ours_to_libvips"]
             is_target = image is TARGET_IMAGE
             lowest_ours = min(ours_figures["psnr_db"].values())
             lowest_vips = min(measured["pipelines"]["libvips"]["psnr_db"].values())
-            result.figures.append(
-                Figure(
-                    "thumbnail pipeline",
-                    f"{image.name}: ours / libvips",
-                    ratio,
-                    "x",
-                    target=f"<= {TARGET_RATIO}, PSNR not lower" if is_target else "",
-                    met=(ratio <= TARGET_RATIO and lowest_ours >= lowest_vips - PSNR_TOLERANCE_DB)
-                    if is_target
-                    else None,
-                    note=f"libvips {measured['pipelines']['libvips']['median_ms']} ms; "
-                    f"lowest PSNR ours {lowest_ours} dB, libvips {lowest_vips} dB",
-                )
-            )
-        result.figures.append(
-            Figure(
-                "thumbnail pipeline",
-                f"{image.name}: ours / naive Pillow",
-                measured["ratio_ours_to_naive_pillow"],
+            result.add(
+                f"{image.name}: ours / libvips",
+                ratio,
                 "x",
-                note=f"naive {measured['pipelines']['naive_pillow']['median_ms']} ms",
+                target=f"<= {TARGET_RATIO}, PSNR not lower" if is_target else "",
+                met=(ratio <= TARGET_RATIO and lowest_ours >= lowest_vips - PSNR_TOLERANCE_DB) if is_target else None,
+                note=f"libvips {measured['pipelines']['libvips']['median_ms']} ms; "
+                f"lowest PSNR ours {lowest_ours} dB, libvips {lowest_vips} dB",
             )
+        result.add(
+            f"{image.name}: ours / naive Pillow",
+            measured["ratio_ours_to_naive_pillow"],
+            "x",
+            note=f"naive {measured['pipelines']['naive_pillow']['median_ms']} ms",
         )
     if "libvips" not in pipelines:
-        result.figures.append(
-            Figure(
-                "thumbnail pipeline",
-                f"{TARGET_IMAGE.name}: ours / libvips",
-                None,
-                "x",
-                target=f"<= {TARGET_RATIO}",
-                met=None,
-                note="libvips not installed",
-            )
+        result.add(
+            f"{TARGET_IMAGE.name}: ours / libvips",
+            None,
+            "x",
+            target=f"<= {TARGET_RATIO}",
+            met=None,
+            note="libvips not installed",
         )
-    path = result.write()
-    print("\nSummary:")
-    print_figures(result.figures)
-    print(f"Results written to {path.relative_to(path.parents[2])}")
-    target_figures = [f for f in result.figures if f.met is not None]
-    return 0 if all(f.met for f in target_figures) else 1
+    return result.finish()
 
 
 if __name__ == "__main__":

@@ -23,24 +23,22 @@ import socket
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from bench.common import (
+    QUICK,
     BenchmarkError,
     Dyno,
     Environment,
-    Figure,
     Result,
     environment,
     median,
     percentile,
-    print_figures,
     procfile_line,
     rounded,
     setup_django,
     wait_until,
 )
-from bench.images import PHOTO_12MP, ensure_images, image_directory
+from bench.images import PHOTO_12MP, image_bytes
 
 ROUNDS = 3
 REQUESTS_PER_ROUND = 20
@@ -48,6 +46,9 @@ WARMUP_REQUESTS = 3
 TARGET_SPEEDUP = 10.0
 WEB_COMMAND = [sys.executable, "-m", "gunicorn", "project.wsgi", "--config", "gunicorn.conf.py"]
 BENCH_SETTINGS = "bench.settings"
+if QUICK:
+    # A smoke test (bench.run --quick): the least that still runs every code path.
+    ROUNDS, REQUESTS_PER_ROUND, WARMUP_REQUESTS = 1, 2, 1
 
 
 @dataclass
@@ -179,53 +180,51 @@ def verify(queued_count: int, inline_count: int) -> dict[str, int]:
 
 def main() -> int:
     result = Result(
-        name="upload_latency",
-        description="upload request latency, thumbnails queued vs made inline, through gunicorn",
-        command=".venv/bin/python -m bench.upload_latency",
+        "upload_latency", "upload request", "upload request latency, thumbnails queued vs made inline, through gunicorn"
     )
-    with image_directory() as directory:
-        photo: Path = ensure_images(directory, (PHOTO_12MP,))[PHOTO_12MP.name]
-        content = photo.read_bytes()
-        with environment("upload", extra={"DJANGO_SETTINGS_MODULE": BENCH_SETTINGS}) as env:
-            setup_django(env.env)
-            from django.conf import settings
-            from django.urls import reverse
+    content = image_bytes(PHOTO_12MP)
+    with environment("upload", extra={"DJANGO_SETTINGS_MODULE": BENCH_SETTINGS}) as env:
+        setup_django(env.env)
+        from django.conf import settings
+        from django.urls import reverse
 
-            if len(content) > settings.MAX_UPLOAD_BYTES:
-                raise BenchmarkError(f"the photo ({len(content):,} bytes) is over MAX_UPLOAD_BYTES")
-            session, csrf = signed_in_cookies()
-            path = reverse("upload")
-            body, content_type = multipart(photo.name, content)
-            servers = [start_server(env, "queued", inline=False), start_server(env, "inline", inline=True)]
-            try:
+        if len(content) > settings.MAX_UPLOAD_BYTES:
+            raise BenchmarkError(f"the photo ({len(content):,} bytes) is over MAX_UPLOAD_BYTES")
+        session, csrf = signed_in_cookies()
+        path = reverse("upload")
+        body, content_type = multipart(PHOTO_12MP.filename, content)
+        servers = [start_server(env, "queued", inline=False), start_server(env, "inline", inline=True)]
+        try:
+            for server in servers:
+                wait_for_server(server)
+            print(
+                f"Posting {PHOTO_12MP.filename} ({len(content):,} bytes) to two gunicorns, alternating ...", flush=True
+            )
+            for server in servers:
+                for _ in range(WARMUP_REQUESTS):
+                    post_upload(server, path, body, content_type, session, csrf)
+            for number in range(ROUNDS):
                 for server in servers:
-                    wait_for_server(server)
-                print(f"Posting {photo.name} ({len(content):,} bytes) to two gunicorns, alternating ...", flush=True)
-                for server in servers:
-                    for _ in range(WARMUP_REQUESTS):
-                        post_upload(server, path, body, content_type, session, csrf)
-                for number in range(ROUNDS):
-                    for server in servers:
-                        server.latencies.append([])
-                    for index in range(REQUESTS_PER_ROUND):
-                        # Alternate which goes first, so neither always follows the other's work.
-                        order = servers if index % 2 == 0 else servers[::-1]
-                        for server in order:
-                            server.latencies[-1].append(post_upload(server, path, body, content_type, session, csrf))
-                    queued, inline = servers
-                    print(
-                        f"  round {number + 1}/{ROUNDS}: queued p50 {median(queued.latencies[-1]) * 1000:.1f} ms, "
-                        f"inline p50 {median(inline.latencies[-1]) * 1000:.1f} ms",
-                        flush=True,
-                    )
-            finally:
-                for server in servers:
-                    if server.connection is not None:
-                        server.connection.close()
-                    server.dyno.stop()
-            per_mode = WARMUP_REQUESTS + ROUNDS * REQUESTS_PER_ROUND
-            checked = verify(queued_count=per_mode, inline_count=per_mode)
-            database = env.database
+                    server.latencies.append([])
+                for index in range(REQUESTS_PER_ROUND):
+                    # Alternate which goes first, so neither always follows the other's work.
+                    order = servers if index % 2 == 0 else servers[::-1]
+                    for server in order:
+                        server.latencies[-1].append(post_upload(server, path, body, content_type, session, csrf))
+                queued, inline = servers
+                print(
+                    f"  round {number + 1}/{ROUNDS}: queued p50 {median(queued.latencies[-1]) * 1000:.1f} ms, "
+                    f"inline p50 {median(inline.latencies[-1]) * 1000:.1f} ms",
+                    flush=True,
+                )
+        finally:
+            for server in servers:
+                if server.connection is not None:
+                    server.connection.close()
+                server.dyno.stop()
+        per_mode = WARMUP_REQUESTS + ROUNDS * REQUESTS_PER_ROUND
+        checked = verify(queued_count=per_mode, inline_count=per_mode)
+        database = env.database
 
     queued, inline = servers
     rounds = []
@@ -246,23 +245,25 @@ def main() -> int:
         return rounded(median([r[key] for r in rounds]), 1)
 
     speedup = med("speedup_p50")
-    result.figures = [
-        Figure("upload request", "queued p50", med("queued_p50_ms"), "ms"),
-        Figure("upload request", "queued p95", med("queued_p95_ms"), "ms"),
-        Figure("upload request", "inline p50", med("inline_p50_ms"), "ms"),
-        Figure("upload request", "inline p95", med("inline_p95_ms"), "ms"),
-        Figure(
-            "upload request",
-            "inline / queued (p50)",
-            speedup,
-            "x",
-            target=f">= {TARGET_SPEEDUP:g}",
-            met=speedup >= TARGET_SPEEDUP,
-            note=f"p95 ratio {med('speedup_p95')}x",
-        ),
-    ]
+    result.add("queued p50", med("queued_p50_ms"), "ms")
+    result.add("queued p95", med("queued_p95_ms"), "ms")
+    result.add("inline p50", med("inline_p50_ms"), "ms")
+    result.add("inline p95", med("inline_p95_ms"), "ms")
+    result.add(
+        "inline / queued (p50)",
+        speedup,
+        "x",
+        target=f">= {TARGET_SPEEDUP:g}",
+        met=speedup >= TARGET_SPEEDUP,
+        note=f"p95 ratio {med('speedup_p95')}x",
+    )
     result.details = {
-        "image": {"name": photo.name, "bytes": len(content), "width": PHOTO_12MP.width, "height": PHOTO_12MP.height},
+        "image": {
+            "name": PHOTO_12MP.filename,
+            "bytes": len(content),
+            "width": PHOTO_12MP.width,
+            "height": PHOTO_12MP.height,
+        },
         "web_command": procfile_line("web"),
         "database": database,
         "storage": "default (DatabaseStorage: the original is stored in the database)",
@@ -276,11 +277,7 @@ def main() -> int:
             "inline": [rounded(v * 1000, 1) for r in inline.latencies for v in r],
         },
     }
-    path = result.write()
-    print("\nSummary:")
-    print_figures(result.figures)
-    print(f"Results written to {path.relative_to(path.parents[2])}")
-    return 0 if speedup >= TARGET_SPEEDUP else 1
+    return result.finish()
 
 
 if __name__ == "__main__":

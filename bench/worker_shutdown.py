@@ -1,13 +1,16 @@
-"""Does an idle worker dyno stop promptly when Heroku stops it? The Procfile's, against a plain rq pool.
+"""Does an idle worker dyno stop promptly when Heroku stops it? The Procfile's, against rq pools.
 
     .venv/bin/python -m bench.worker_shutdown
 
 Heroku stops a dyno by sending SIGTERM to every process in it, and SIGKILL 30 s later. Each
-trial starts the worker command, waits until its workers are idle, sends SIGTERM to every
-process of the tree at once, and times the exit. The comparison is the same rqworker-pool
-command with rq's own HerokuWorker, whose listener thread can swallow the signals (see
-media_tasks/workers.py). A stop that takes longer than STOP_LIMIT_SECONDS counts as hung; on
-Heroku it would end in SIGKILL, with any started job lost to the sweeper's lease.
+trial starts a worker command, waits until its workers are idle, sends SIGTERM to every
+process of the tree at once, and times the exit. Measured (bench/common.py's worker_setups):
+the Procfile's worker, a pool of WORKER_CONCURRENCY (2) of the project's InProcessWorker; a pool
+of two of the project's HerokuWorker, the forking alternative; and the same pool with rq's own
+HerokuWorker, whose pub/sub listener thread can take the signals (media_tasks/workers.py says
+why). The setups take turns, TRIALS times each. A stop that takes longer than STOP_LIMIT_SECONDS
+counts as hung; on Heroku it would end in SIGKILL, taking any job a worker had started with it
+(the sweeper requeues that work once its claim's lease runs out).
 """
 
 from __future__ import annotations
@@ -19,43 +22,32 @@ import time
 from typing import Any
 
 from bench.common import (
-    Dyno,
-    Figure,
+    QUICK,
+    Environment,
     Result,
+    WorkerSetup,
+    describe_setups,
     environment,
+    idle_dyno,
     median,
-    print_figures,
-    procfile_command,
-    procfile_line,
     rounded,
-    wait_for_workers,
+    setup_django,
+    worker_setups,
 )
 
-TRIALS = 6
+TRIALS = 1 if QUICK else 5
 STOP_LIMIT_SECONDS = 8
 SETTLE_SECONDS = 1.0
+SETUPS = ("procfile", "heroku-pool-2", "rq-heroku-pool-2")
 
 
-def rq_pool_command() -> list[str]:
-    argv = procfile_command("worker")
-    if "--worker-class" in argv:
-        argv[argv.index("--worker-class") + 1] = "rq.worker.HerokuWorker"
-    return argv
-
-
-def worker_count(argv: list[str]) -> int:
-    if "--num-workers" in argv:
-        return int(argv[argv.index("--num-workers") + 1])
-    return 2 if "rqworker-pool" in argv else 1
-
-
-def trial(env: dict[str, str], argv: list[str], redis_url: str, log: Any) -> tuple[bool, float]:
+def trial(env: Environment, setup: WorkerSetup, label: str) -> tuple[bool, float]:
+    """(exited cleanly within the limit, seconds from SIGTERM to exit or to giving up)."""
     from redis import Redis
 
-    Redis.from_url(redis_url).flushdb()
-    dyno = Dyno(argv, env, log)
-    try:
-        wait_for_workers(redis_url, worker_count(argv))
+    Redis.from_url(env.redis_url).flushdb()
+    # A hung dyno is killed a second after the limit: it has been counted as hung by then.
+    with idle_dyno(env, setup, label, stop_timeout=1) as dyno:
         # Idle in BLPOP, where a worker spends its quiet hours.
         time.sleep(SETTLE_SECONDS)
         started = time.monotonic()
@@ -65,47 +57,41 @@ def trial(env: dict[str, str], argv: list[str], redis_url: str, log: Any) -> tup
             return dyno.popen.returncode == 0, time.monotonic() - started
         except subprocess.TimeoutExpired:
             return False, time.monotonic() - started
-    finally:
-        dyno.stop(timeout=1)
 
 
 def main() -> int:
-    configs = {"procfile": procfile_command("worker"), "rq-heroku-pool": rq_pool_command()}
     result = Result(
-        name="worker_shutdown",
-        description="idle worker dyno stopped with SIGTERM to every process: clean exits and time",
-        command=".venv/bin/python -m bench.worker_shutdown",
+        "worker_shutdown",
+        "worker shutdown",
+        "idle worker dyno stopped with SIGTERM to every process: clean exits and time",
     )
-    outcomes: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
     with environment("shutdown") as env:
+        setup_django(env.env)
+        setups = worker_setups(*SETUPS)
+        outcomes: dict[str, list[dict[str, Any]]] = {name: [] for name in setups}
         for number in range(TRIALS):
-            for name, argv in configs.items():
-                clean, seconds = trial(env.env, argv, env.redis_url, env.workdir / f"{name}-{number}.log")
+            for name, setup in setups.items():
+                clean, seconds = trial(env, setup, f"{name}-{number}")
                 outcomes[name].append({"clean": clean, "seconds": rounded(seconds, 2)})
-            print(f"trial {number + 1}/{TRIALS}: " + ", ".join(f"{n} {o[-1]}" for n, o in outcomes.items()))
+            print(f"trial {number + 1}/{TRIALS}: " + ", ".join(f"{n} {o[-1]}" for n, o in outcomes.items()), flush=True)
     for name, runs in outcomes.items():
         clean_runs = [run for run in runs if run["clean"]]
-        result.figures.append(
-            Figure(
-                "worker shutdown",
-                f"clean stops, {name}",
-                len(clean_runs),
-                f"of {len(runs)}",
-                target=f"{len(runs)} of {len(runs)}" if name == "procfile" else "",
-                met=len(clean_runs) == len(runs) if name == "procfile" else None,
-                note=f"median stop {rounded(median([r['seconds'] for r in clean_runs]), 2)} s" if clean_runs else "",
-            )
+        # Only the Procfile's worker must stop cleanly every time; the others are the comparison.
+        judged = name == "procfile"
+        result.add(
+            f"clean stops, {name}",
+            len(clean_runs),
+            f"of {len(runs)}",
+            target=f"{len(runs)} of {len(runs)}" if judged else "",
+            met=len(clean_runs) == len(runs) if judged else None,
+            note=f"median stop {rounded(median([r['seconds'] for r in clean_runs]), 2)} s" if clean_runs else "",
         )
     result.details = {
-        "commands": {"procfile": procfile_line("worker"), "rq-heroku-pool": " ".join(configs["rq-heroku-pool"][1:])},
+        "setups": describe_setups(setups),
         "stop_limit_seconds": STOP_LIMIT_SECONDS,
         "trials": outcomes,
     }
-    path = result.write()
-    print("\nSummary:")
-    print_figures(result.figures)
-    print(f"Results written to {path.relative_to(path.parents[2])}")
-    return 0 if all(f.met for f in result.figures if f.met is not None) else 1
+    return result.finish()
 
 
 if __name__ == "__main__":
