@@ -72,8 +72,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def signed_in_cookies() -> tuple[str, str]:
-    """A session for a confirmed user and a CSRF secret, as a browser holds after logging in."""
+def signed_in_cookies() -> tuple[int, str, str]:
+    """A new confirmed user, its session and a CSRF secret, as a browser holds after logging in."""
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
     from django.middleware.csrf import CSRF_ALLOWED_CHARS
@@ -91,7 +91,7 @@ def signed_in_cookies() -> tuple[str, str]:
     session.create()
     # An unmasked CSRF secret is a valid token too (Django compares it with the cookie's).
     csrf = get_random_string(32, allowed_chars=CSRF_ALLOWED_CHARS)
-    return session.session_key or "", csrf
+    return user.pk, session.session_key or "", csrf
 
 
 def multipart(filename: str, content: bytes) -> tuple[bytes, str]:
@@ -156,17 +156,17 @@ def start_server(env: Environment, label: str, inline: bool) -> Server:
     return Server(label=label, inline=inline, port=port, dyno=dyno)
 
 
-def verify(queued_count: int, inline_count: int) -> dict[str, int]:
+def verify(owner_id: int, queued_count: int, inline_count: int) -> dict[str, int]:
     """The queued uploads wait for a worker, the inline ones are done: otherwise the times mean nothing."""
     import django_rq
     from django.db.models import Count
 
     from media_tasks.models import Image
 
-    statuses = dict(Image.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
-    ready_with_thumbnails = (
-        Image.objects.filter(status=Image.Status.READY).annotate(t=Count("thumbnails")).filter(t=3).count()
-    )
+    # Only this run's user's: a DATABASE_URL database may hold rows of earlier runs.
+    images = Image.objects.filter(owner_id=owner_id)
+    statuses = dict(images.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    ready_with_thumbnails = images.filter(status=Image.Status.READY).annotate(t=Count("thumbnails")).filter(t=3).count()
     queued_jobs = django_rq.get_queue("default").count
     problems = []
     if statuses.get(Image.Status.PENDING, 0) != queued_count or queued_jobs != queued_count:
@@ -190,7 +190,7 @@ def main() -> int:
 
         if len(content) > settings.MAX_UPLOAD_BYTES:
             raise BenchmarkError(f"the photo ({len(content):,} bytes) is over MAX_UPLOAD_BYTES")
-        session, csrf = signed_in_cookies()
+        owner_id, session, csrf = signed_in_cookies()
         path = reverse("upload")
         body, content_type = multipart(PHOTO_12MP.filename, content)
         servers = [start_server(env, "queued", inline=False), start_server(env, "inline", inline=True)]
@@ -223,7 +223,7 @@ def main() -> int:
                     server.connection.close()
                 server.dyno.stop()
         per_mode = WARMUP_REQUESTS + ROUNDS * REQUESTS_PER_ROUND
-        checked = verify(queued_count=per_mode, inline_count=per_mode)
+        checked = verify(owner_id, queued_count=per_mode, inline_count=per_mode)
         database = env.database
 
     queued, inline = servers

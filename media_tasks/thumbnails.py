@@ -96,32 +96,29 @@ def inspect_image(source: IO[bytes]) -> ImageInfo:
                 f"The image is only {info.width}×{info.height} pixels; it must be at least "
                 f"{MIN_EDGE} pixels on each side."
             )
+        source.seek(0)
+        data = source.read()
         try:
-            _check_complete(im, source)
+            _check_complete(im, data)
         except (OSError, SyntaxError, ValueError, struct.error) as exc:
             raise UnreadableImage(DAMAGED) from exc
-    source.seek(0)
-    if HIDDEN_MARKUP.search(source.read()):
+    if HIDDEN_MARKUP.search(data):
         raise UnreadableImage(HIDDEN_MARKUP_MESSAGE)
     source.seek(0)
     return info
 
 
-def _check_complete(im: Image.Image, source: IO[bytes]) -> None:
+def _check_complete(im: Image.Image, data: bytes) -> None:
     if im.format == "JPEG":
-        source.seek(0)
-        if not _jpeg_has_end_marker(source.read()):
+        if not _jpeg_has_end_marker(data):
             raise ValueError("JPEG file ends before its end-of-image marker")
     elif im.format == "PNG":
         im.verify()
     elif im.format == "GIF":
         im.load()
     elif im.format == "WEBP":
-        source.seek(0)
-        header = source.read(12)
-        source.seek(0, io.SEEK_END)
-        declared = struct.unpack("<I", header[4:8])[0] + 8
-        if header[:4] != b"RIFF" or source.tell() < declared:
+        declared = struct.unpack("<I", data[4:8])[0] + 8
+        if data[:4] != b"RIFF" or len(data) < declared:
             raise ValueError("WebP file is shorter than its header says")
 
 

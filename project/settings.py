@@ -302,6 +302,10 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
+# An accepted upload is read into memory to be checked and stored anyway, so it is kept there
+# from the start instead of being written to a temporary file and read back.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#file-upload-max-memory-size
+FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
 # A confirmation link stops working after this many seconds.
 EMAIL_CONFIRMATION_MAX_AGE = int(os.environ.get("EMAIL_CONFIRMATION_MAX_AGE", str(3 * 24 * 3600)))
 # Accounts still unconfirmed after this many days are deleted by the scheduled cleanup.
