@@ -113,7 +113,12 @@ def main(argv: list[str]) -> int:
     options = parser.parse_args(argv)
     selected = [name for name in BENCHMARKS if not options.only or name in options.only]
     # A quick run's figures must never replace measured ones, nor be merged with them.
-    results = Path(tempfile.mkdtemp(prefix="bench-quick-results-")) if options.quick else RESULTS_DIR
+    # BENCH_RESULTS_DIR keeps a separate set, e.g. figures measured with DATABASE_URL set.
+    results = (
+        Path(tempfile.mkdtemp(prefix="bench-quick-results-"))
+        if options.quick
+        else Path(os.environ.get(RESULTS_DIR_VARIABLE) or RESULTS_DIR)
+    )
     latest = results / "latest.json"
 
     started = time.monotonic()
