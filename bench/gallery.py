@@ -76,7 +76,13 @@ def main() -> int:
     result = Result("gallery", "gallery", "gallery page: query count for 10 and 200 images, render time")
     with environment("gallery") as env:
         setup_django(env.env)
+        from django.core.management import call_command
+
         from media_tasks.models import User
+
+        # Production settings serve hashed static files, whose manifest a deploy's build makes
+        # (staticfiles/ is git-ignored): without it a fresh clone's page cannot render.
+        call_command("collectstatic", interactive=False, verbosity=0)
 
         measured: dict[int, dict[str, Any]] = {}
         for count in (10, 200):
