@@ -20,7 +20,6 @@ import os
 import platform
 import secrets
 import shlex
-import signal
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,8 @@ from typing import Any
 import psutil
 
 from bench.images import TestImage
+from tests.support.processes import ProcessTree
+from tests.support.processes import wait_until as poll_until
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -310,54 +311,14 @@ def worker_setups(*names: str) -> dict[str, WorkerSetup]:
 # --- Processes ----------------------------------------------------------------------------
 
 
-class Dyno:
+class Dyno(ProcessTree):
     """One process tree started like a dyno's: its own session, output kept in a file."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], log_path: Path) -> None:
-        self.argv = argv
-        self.log_path = log_path
-        self._log = log_path.open("wb")
-        self.popen = subprocess.Popen(  # noqa: S603 - the command comes from the benchmark itself
-            argv, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def processes(self) -> list[psutil.Process]:
-        try:
-            root = psutil.Process(self.popen.pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
-
-    def signal(self, signum: int) -> None:
-        # rq's work horse calls setsid(), so it is not in the dyno's process group: find every
-        # descendant by parentage, as the reliability tests do.
-        for process in self.processes():
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.send_signal(signum)
-
-    def stop(self, timeout: float = 40) -> int:
-        if self.popen.poll() is None:
-            self.signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.signal(signal.SIGKILL)
-                self.popen.wait()
-        self._log.close()
-        return self.popen.returncode
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
+    grace_seconds = 40
 
     def memory_sampler(self, interval: float = 0.05, include_root: bool = True) -> MemorySampler:
         """Samples of this dyno's memory, taken while the returned context manager is entered."""
         return MemorySampler(self, interval, include_root)
-
-    def __enter__(self) -> Dyno:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 class MemorySampler:
@@ -427,11 +388,7 @@ class MemorySampler:
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, message: str, every: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise BenchmarkError(f"timed out after {timeout} s waiting for {message}")
-        time.sleep(every)
+    poll_until(condition, timeout, message, every, error=BenchmarkError)
 
 
 def wait_for_workers(redis_url: str, dyno: Dyno, count: int, timeout: float = 30) -> None:

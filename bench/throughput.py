@@ -123,7 +123,7 @@ def run_dyno(env: Environment, setup: WorkerSetup, job_ids: list[str], label: st
         raise BenchmarkError(f"{error}\n{dyno.output()[-3000:]}") from None
     # SIGTERM to every process, as Heroku stops a dyno; the workers are idle by now. A dyno that
     # ignores it is killed after STOP_TIMEOUT_SECONDS, as Heroku would after 30 s, and noted.
-    returncode = dyno.stop(timeout=STOP_TIMEOUT_SECONDS)
+    returncode = dyno.stop(grace=STOP_TIMEOUT_SECONDS)
     if returncode != 0:
         print(f"  {label}: exit status {returncode} after SIGTERM (killed if negative)", flush=True)
     return returncode

@@ -51,7 +51,7 @@ def trial(env: Environment, setup: WorkerSetup, label: str) -> tuple[bool, float
         # Idle in BLPOP, where a worker spends its quiet hours.
         time.sleep(SETTLE_SECONDS)
         started = time.monotonic()
-        dyno.signal(signal.SIGTERM)
+        dyno.signal_dyno(signal.SIGTERM)
         try:
             dyno.popen.wait(STOP_LIMIT_SECONDS)
             return dyno.popen.returncode == 0, time.monotonic() - started

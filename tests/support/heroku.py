@@ -28,16 +28,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import TypeVar
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import psutil
 
+from tests.support.processes import SHUTDOWN_GRACE_SECONDS as SHUTDOWN_GRACE_SECONDS  # re-exported for the tests
+from tests.support.processes import ProcessTree
+from tests.support.processes import wait_until as poll_until
+
 T = TypeVar("T")
 
-# Heroku stops a dyno's processes with SIGTERM and sends SIGKILL 30 s later.
-# https://devcenter.heroku.com/articles/dynos#graceful-shutdown-with-sigterm
-SHUTDOWN_GRACE_SECONDS = 30
 # A web dyno that does not bind $PORT within 60 s is killed (R10).
 # https://devcenter.heroku.com/articles/error-codes#r10-boot-timeout
 BOOT_TIMEOUT_SECONDS = 60
@@ -166,64 +167,16 @@ def read_procfile(path: Path) -> dict[str, str]:
     return processes
 
 
-class Dyno:
+class Dyno(ProcessTree):
     """One dyno: `bash -c "<command>"` in its own directory and process group, output in a log file."""
 
     def __init__(self, name: str, command: str, *, cwd: Path, env: dict[str, str], log_dir: Path) -> None:
         self.name = name
         self.command = command
         self.cwd = cwd
-        self.log_path = log_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
-        self._log: IO[bytes] = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.started_at = time.monotonic()
-        self.popen = subprocess.Popen(
-            ["bash", "-c", command],
-            cwd=cwd,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-    def processes(self) -> list[psutil.Process]:
-        try:
-            root = psutil.Process(self.popen.pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
-
-    def signal_dyno(self, signum: int) -> None:
-        """Signal every process of the dyno, as Heroku does at a restart.
-
-        rq's work horse calls setsid(), so it is not in the worker's process group: the tree
-        is found by parentage instead.
-        """
-        for process in self.processes():
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.send_signal(signum)
-
-    def poll(self) -> int | None:
-        return self.popen.poll()
-
-    def wait(self, timeout: float) -> int:
-        return self.popen.wait(timeout)
-
-    def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> int:
-        """SIGTERM, then SIGKILL after the grace period, like Heroku; safe to call twice."""
-        if self.popen.poll() is None:
-            self.signal_dyno(signal.SIGTERM)
-            try:
-                self.popen.wait(grace)
-            except subprocess.TimeoutExpired:
-                self.signal_dyno(signal.SIGKILL)
-                self.popen.wait()
-        # Work horses left behind (a SIGKILLed worker's) die with their dyno.
-        self._log.close()
-        return self.popen.returncode
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        log_path = log_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
+        super().__init__(["bash", "-c", command], env, log_path, cwd=cwd, stdin=subprocess.DEVNULL)
 
     def tail(self, lines: int = 150) -> str:
         return "\n".join(self.output().splitlines()[-lines:])
@@ -293,14 +246,7 @@ def stop_all(dynos: list[Dyno]) -> None:
 
 def wait_until(condition: Callable[[], T], timeout: float, message: str, every: float = 0.25) -> T:
     """Poll `condition` until it returns something truthy, which is returned."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
-        time.sleep(every)
+    return poll_until(condition, timeout, message, every)
 
 
 def listening_addresses(dyno: Dyno) -> set[tuple[str, int]]:

@@ -1,4 +1,5 @@
-"""Real worker processes for fault tests, started the way the Procfile starts them."""
+"""Processes started the way a dyno starts them: real workers for the fault tests, and the
+process tree that tests/support/heroku.py and bench/ build their dynos on."""
 
 from __future__ import annotations
 
@@ -12,11 +13,19 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Self, TypeVar
 
 import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
 FAULTS = Path(__file__).resolve().parent / "faults"
+
+T = TypeVar("T")
+
+
+# Heroku stops a dyno's processes with SIGTERM and sends SIGKILL 30 s later.
+# https://devcenter.heroku.com/articles/dynos#graceful-shutdown-with-sigterm
+SHUTDOWN_GRACE_SECONDS = 30
 
 
 def procfile_command(process_type: str) -> list[str]:
@@ -29,18 +38,40 @@ def procfile_command(process_type: str) -> list[str]:
     raise LookupError(f"Procfile has no {process_type}: process")
 
 
-class Process:
-    """A process in its own group, like everything on one dyno, with its output kept in a file."""
+class ProcessTree:
+    """A process started like everything on one dyno: in its own session, its output in a file.
 
-    def __init__(self, argv: list[str], env: dict[str, str], *, slow_seconds: float = 0) -> None:
-        env = dict(env)
-        if slow_seconds:
-            env["FAULT_SLOW_SECONDS"] = str(slow_seconds)
-            env["PYTHONPATH"] = os.pathsep.join([str(FAULTS), str(ROOT), env.get("PYTHONPATH", "")])
-        self.log = tempfile.NamedTemporaryFile(prefix="worker-", suffix=".log", delete=False)  # noqa: SIM115
+    It and its descendants are signalled and stopped together, as Heroku does with a dyno.
+    Shared by the fault tests (Process), the deploy simulation (heroku.Dyno) and the
+    benchmarks (bench.common.Dyno).
+    """
+
+    # What stop() waits after SIGTERM before it sends SIGKILL, unless told otherwise.
+    grace_seconds: float = SHUTDOWN_GRACE_SECONDS
+
+    def __init__(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        cwd: Path = ROOT,
+        stdin: int | None = None,
+    ) -> None:
+        self.argv = argv
+        self.log_path = log_path
+        self._log: IO[bytes] = log_path.open("wb")
         self.popen = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+            argv, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=stdin, start_new_session=True
         )
+
+    def processes(self) -> list[psutil.Process]:
+        """The root process and every descendant, parents first; empty once the root is gone."""
+        try:
+            root = psutil.Process(self.popen.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
 
     def signal_dyno(self, signum: int) -> None:
         """Signal every process of the dyno, as Heroku does at a restart or a crash.
@@ -48,32 +79,69 @@ class Process:
         rq's work horse calls setsid(), so it is not in the worker's process group: find it
         (and any other descendant) by parentage instead.
         """
-        try:
-            tree = [psutil.Process(self.popen.pid)]
-            tree += tree[0].children(recursive=True)
-        except psutil.NoSuchProcess:
-            return
-        for process in tree:
+        for process in self.processes():
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.send_signal(signum)
 
-    def stop(self, timeout: float = 30) -> int:
+    def poll(self) -> int | None:
+        return self.popen.poll()
+
+    def wait(self, timeout: float) -> int:
+        return self.popen.wait(timeout)
+
+    def stop(self, grace: float | None = None) -> int:
+        """SIGTERM, then SIGKILL after the grace period, like Heroku; safe to call twice."""
+        # The whole tree, not just the root: work horses left behind (a SIGKILLed worker's) die with
+        # their dyno.
         if self.popen.poll() is None:
             self.signal_dyno(signal.SIGTERM)
             try:
-                self.popen.wait(timeout)
+                self.popen.wait(self.grace_seconds if grace is None else grace)
             except subprocess.TimeoutExpired:
                 self.signal_dyno(signal.SIGKILL)
                 self.popen.wait()
+        # Only this side's handle: the log stays readable, and anything left running keeps its own.
+        self._log.close()
         return self.popen.returncode
 
     def output(self) -> str:
-        return Path(self.log.name).read_text(errors="replace")
+        return self.log_path.read_text(errors="replace")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, message: str, every: float = 0.2) -> None:
+class Process(ProcessTree):
+    """A worker for the fault tests, optionally slowed down, its output in a temporary file."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], *, slow_seconds: float = 0) -> None:
+        env = dict(env)
+        if slow_seconds:
+            env["FAULT_SLOW_SECONDS"] = str(slow_seconds)
+            env["PYTHONPATH"] = os.pathsep.join([str(FAULTS), str(ROOT), env.get("PYTHONPATH", "")])
+        # Not deleted: output() reads it by name, and it is still there to read after a failure.
+        descriptor, log_name = tempfile.mkstemp(prefix="worker-", suffix=".log")
+        os.close(descriptor)
+        super().__init__(argv, env, Path(log_name))
+
+
+def wait_until(
+    condition: Callable[[], T],
+    timeout: float,
+    message: str,
+    every: float = 0.2,
+    *,
+    error: type[Exception] = AssertionError,
+) -> T:
+    """Poll `condition` until it returns something truthy, which is returned; `error` on timeout."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while True:
+        result = condition()
+        if result:
+            return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+            raise error(f"timed out after {timeout} s waiting for {message}")
         time.sleep(every)
