@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 
 from tests.conftest import ROOT
-from tests.support.processes import wait_until
+from tests.support.processes import Process, procfile_command, wait_until
 
 
 class _Sink(BaseHTTPRequestHandler):
@@ -44,13 +44,15 @@ def sentry_sink() -> Iterator[tuple[str, list[bytes]]]:
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_failing_job_is_reported_from_the_worker(sentry_sink, signed_in_client, run_worker):
+def test_a_failing_job_is_reported_from_the_procfile_worker(sentry_sink, signed_in_client, worker_env):
     dsn, received = sentry_sink
     import django_rq
 
     django_rq.get_queue("default", commit_mode="auto").enqueue("media_tasks.jobs.make_thumbnails", "not-an-id")
 
-    run_worker("default", extra_env={"SENTRY_DSN": dsn})
+    # The Procfile's worker runs jobs without a work horse: Sentry must hook that class too.
+    worker = Process([*procfile_command("worker"), "--burst"], {**worker_env, "SENTRY_DSN": dsn})
+    assert worker.wait(60) == 0, worker.output()
 
     wait_until(lambda: any(b"ValueError" in body for body in received), 10, "the worker's error event")
     assert any(b"media_tasks.jobs.make_thumbnails" in body for body in received)
