@@ -91,24 +91,19 @@ class InProcessWorker(StopSignalsInMainThread, SimpleWorker):
     def handle_warm_shutdown_request(self) -> None:
         if not self._running_job or self._interrupt_timer is not None:
             return
-        self.log.info("Worker %s: stopping; the running job has %d s to finish", self.name, self.imminent_delay)
+        delay = IMMINENT_SHUTDOWN_DELAY_SECONDS
+        self.log.info("Worker %s: stopping; the running job has %d s to finish", self.name, delay)
         signal.signal(signal.SIGRTMIN, self._interrupt_job)
         main_thread = threading.main_thread().ident
-        self._interrupt_timer = threading.Timer(
-            self.imminent_delay, signal.pthread_kill, args=(main_thread, signal.SIGRTMIN)
-        )
+        self._interrupt_timer = threading.Timer(delay, signal.pthread_kill, args=(main_thread, signal.SIGRTMIN))
         self._interrupt_timer.daemon = True
         self._interrupt_timer.start()
-
-    @property
-    def imminent_delay(self) -> float:
-        return IMMINENT_SHUTDOWN_DELAY_SECONDS
 
     def _interrupt_job(self, signum: int, frame: Any) -> None:
         if self._running_job:
             # What rq's HerokuWorker raises in its work horse: rq records the job as failed and
             # retries it by its Retry; the services hand back their claims on the way out.
-            raise ShutDownImminentException(f"shut down imminent (after {self.imminent_delay} s)", {})
+            raise ShutDownImminentException(f"shut down imminent (after {IMMINENT_SHUTDOWN_DELAY_SECONDS} s)", {})
 
     def _retire_if_grown(self) -> None:
         # Pillow and the allocator keep memory a big image needed; a fresh process gives it back.
