@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import secrets
-import shlex
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from typing import Any
 import psutil
 
 from bench.images import TestImage
-from tests.support.processes import ProcessTree
+from tests.support.processes import ProcessTree, procfile_command, procfile_line
 from tests.support.processes import wait_until as poll_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -205,18 +204,6 @@ def python_command(argv: list[str]) -> list[str]:
     if argv[0] == "manage.py":
         return [sys.executable, *argv]
     return argv
-
-
-def procfile_line(process_type: str) -> str:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        name, _, command = line.partition(":")
-        if name.strip() == process_type:
-            return command.strip()
-    raise BenchmarkError(f"Procfile has no {process_type}: process")
-
-
-def procfile_command(process_type: str) -> list[str]:
-    return python_command(shlex.split(procfile_line(process_type)))
 
 
 def procfile_option(process_type: str, option: str) -> str | None:

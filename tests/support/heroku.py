@@ -35,6 +35,7 @@ import psutil
 
 from tests.support.processes import SHUTDOWN_GRACE_SECONDS as SHUTDOWN_GRACE_SECONDS  # re-exported for the tests
 from tests.support.processes import ProcessTree
+from tests.support.processes import read_procfile as read_procfile  # re-exported for the tests
 from tests.support.processes import wait_until as poll_until
 
 T = TypeVar("T")
@@ -155,16 +156,6 @@ def venv_snapshot(venv: Path) -> dict[str, tuple[int, int]]:
 
 
 # --- Procfile and dynos -----------------------------------------------------------------
-
-
-def read_procfile(path: Path) -> dict[str, str]:
-    """Process types and their command lines, as Heroku reads them (`<type>: <command>`)."""
-    processes: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        match = re.match(r"^([A-Za-z0-9_-]+):\s*(.+)$", line)
-        if match:
-            processes[match.group(1)] = match.group(2).strip()
-    return processes
 
 
 class Dyno(ProcessTree):

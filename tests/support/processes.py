@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -28,14 +29,27 @@ T = TypeVar("T")
 SHUTDOWN_GRACE_SECONDS = 30
 
 
+def read_procfile(path: Path = ROOT / "Procfile") -> dict[str, str]:
+    """Process types and their command lines, as Heroku reads them (`<type>: <command>`)."""
+    processes: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_-]+):\s*(.+)$", line)
+        if match:
+            processes[match.group(1)] = match.group(2).strip()
+    return processes
+
+
+def procfile_line(process_type: str) -> str:
+    try:
+        return read_procfile()[process_type]
+    except KeyError:
+        raise LookupError(f"Procfile has no {process_type}: process") from None
+
+
 def procfile_command(process_type: str) -> list[str]:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        name, _, command = line.partition(":")
-        if name.strip() == process_type:
-            argv = shlex.split(command)
-            # `python` on a dyno is the app's Python; here it is this virtualenv's.
-            return [sys.executable if argv[0] == "python" else argv[0], *argv[1:]]
-    raise LookupError(f"Procfile has no {process_type}: process")
+    argv = shlex.split(procfile_line(process_type))
+    # `python` on a dyno is the app's Python; here it is this virtualenv's.
+    return [sys.executable if argv[0] == "python" else argv[0], *argv[1:]]
 
 
 class ProcessTree:
