@@ -124,4 +124,4 @@ def _postgres_content(name: str) -> bytes | None:
     table = StoredFile._meta.db_table
     with _binary_cursor() as cursor:
         row = cursor.execute(f"SELECT content FROM {table} WHERE name = %s", (name,), binary=True).fetchone()  # noqa: S608
-    return None if row is None else bytes(row[0])
+    return None if row is None else row[0]
