@@ -19,6 +19,7 @@ from media_tasks.forms import SignupForm, UploadForm
 from media_tasks.models import Image, Thumbnail
 from media_tasks.ratelimit import rate_limited
 from media_tasks.thumbnails import UnreadableImage
+from media_tasks.upload_handlers import accepts_files
 
 SERVED_CONTENT_TYPES = {".jpg": "image/jpeg", ".png": "image/png"}
 
@@ -29,6 +30,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
     return _render_gallery(request, UploadForm())
 
 
+@accepts_files(1)
 @login_required
 @require_POST
 @rate_limited("upload", by="user")

@@ -94,6 +94,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before CSRF, whose check parses the body: refuses a body larger than the view takes.
+    "media_tasks.upload_handlers.RequestBodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # django-rq lets any staff member into its dashboard; requeue and empty are for superusers.
@@ -296,11 +298,23 @@ THUMBNAIL_SIZES = (1600, 800, 400)
 KEEP_ORIGINAL_UPLOADS = env_bool("KEEP_ORIGINAL_UPLOADS", False)
 # Uploads larger than this are refused before anything is stored.
 MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
-# The size limit is enforced while the upload streams in, so an oversized body is never
-# held in memory or written to a temporary file.
+# The most a whole request body may be: one upload plus its form fields and multipart framing.
+# The web dyno's gunicorn worker (project/gunicorn_worker.py) answers 413 to a larger declared
+# body before reading any of it; views that take no file allow DATA_UPLOAD_MAX_MEMORY_SIZE.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#data-upload-max-memory-size
+REQUEST_MAX_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
+# A request's headers must arrive within this many seconds of its first byte, and its body
+# within as long again plus its length at REQUEST_BODY_MIN_RATE bytes a second (a 10 MB upload:
+# 10 + 400 s), or the connection is answered 408 and closed; until then it holds no thread.
+# https://docs.gunicorn.org/en/stable/deploy.html
+REQUEST_HEADERS_TIMEOUT = float(os.environ.get("REQUEST_HEADERS_TIMEOUT", "10"))
+REQUEST_BODY_MIN_RATE = float(os.environ.get("REQUEST_BODY_MIN_RATE", "25000"))
+# File parts are counted and sized while the body is parsed: a view takes as many as its
+# @accepts_files says (none by default), each up to MAX_UPLOAD_BYTES, so an oversized or extra
+# file is never held in memory or written to a temporary file.
 # https://docs.djangoproject.com/en/5.2/ref/settings/#file-upload-handlers
 FILE_UPLOAD_HANDLERS = [
-    "media_tasks.upload_handlers.UploadSizeLimitHandler",
+    "media_tasks.upload_handlers.UploadLimitsHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
