@@ -13,15 +13,25 @@ bind = f"[::]:{os.environ.get('PORT', '8000')}"
 
 # The buildpack sets WEB_CONCURRENCY from the dyno's memory (2 on a standard-1X).
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Threads let a worker serve other requests while one waits on Postgres or an upload.
+# Threads let a worker serve other requests while one waits on Postgres.
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# gunicorn's threaded worker, except that a request reaches a thread only once it has arrived
+# in full, within the bounds of REQUEST_HEADERS_TIMEOUT, REQUEST_BODY_MIN_RATE and
+# REQUEST_MAX_BYTES: slow or stalled clients (Heroku's router does not buffer request bodies)
+# wait in the event loop, not in a thread. See project/gunicorn_worker.py.
+worker_class = "project.gunicorn_worker.BufferingThreadWorker"
+# Connections one worker holds at once, waiting ones included (gunicorn's default).
+worker_connections = 1000
 
 # Heroku's router gives up after 30 s (H12); end the request first so the log says why.
 timeout = 25
 # Heroku sends SIGKILL 30 s after SIGTERM; finish in-flight requests well before.
 graceful_timeout = 20
-# The router holds connections open for up to 55 s between requests.
-keepalive = 60
+# Above the 90 s for which Heroku's Router 2.0 keeps an idle connection to the dyno, so the
+# router, not gunicorn, closes it (heroku/python-getting-started uses 95 too). A new connection
+# that sends nothing is closed after as long.
+# https://devcenter.heroku.com/articles/http-routing#keepalives
+keepalive = 95
 
 # Heroku's router is the only client and sets X-Forwarded-* for every request.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")

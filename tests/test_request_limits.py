@@ -1,0 +1,295 @@
+"""No request can hold more than its bound: body size, file parts, and time to arrive.
+
+The view-level limits are checked through Django's test client; the server-level ones against
+the Procfile's web line (gunicorn with project.gunicorn_worker.BufferingThreadWorker), with
+real sockets sending large, unfinished and slow requests.
+"""
+
+from __future__ import annotations
+
+import selectors
+import socket
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.support import images
+from tests.support.processes import wait_until
+from tests.support.web import WebDyno, procfile_web
+
+MB = 1024 * 1024
+
+
+# --- Per view, in Django --------------------------------------------------------------------
+
+
+def _jpeg(name: str) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, images.jpeg_bytes(400, 300), content_type="image/jpeg")
+
+
+@pytest.mark.django_db
+def test_a_form_that_takes_no_file_refuses_a_file_part(client, user):
+    response = client.post(
+        reverse("login"), {"username": user.email, "password": "a-long-passphrase-42", "file": _jpeg("x.jpg")}
+    )
+
+    assert response.status_code == 400
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_the_upload_form_takes_one_file_and_refuses_a_second(signed_in_client, user):
+    from media_tasks.models import Image
+
+    user.email_confirmed_at = timezone.now()
+    user.save()
+
+    response = signed_in_client.post(reverse("upload"), {"file": [_jpeg("a.jpg"), _jpeg("b.jpg")]})
+
+    assert response.status_code == 400
+    assert Image.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_body_larger_than_the_view_takes_is_refused_before_it_is_read(signed_in_client, settings):
+    upload = signed_in_client.post(
+        reverse("upload"),
+        data=b"",
+        content_type="multipart/form-data; boundary=x",
+        CONTENT_LENGTH=str(settings.REQUEST_MAX_BYTES + 1),
+    )
+    login = signed_in_client.post(
+        reverse("login"),
+        data=b"",
+        content_type="application/x-www-form-urlencoded",
+        CONTENT_LENGTH=str(settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1),
+    )
+
+    assert upload.status_code == 413
+    assert login.status_code == 413
+    assert "larger than this page accepts" in login.content.decode()
+
+
+# --- Against the Procfile's web process ---------------------------------------------------------
+
+# Short bounds so the tests take seconds; the mechanism is the same with the defaults.
+HEADERS_TIMEOUT = 2.0
+BODY_MIN_RATE = 2 * MB
+
+
+@pytest.fixture
+def web(worker_env) -> Iterator[WebDyno]:
+    env = {**worker_env, "REQUEST_HEADERS_TIMEOUT": str(HEADERS_TIMEOUT), "REQUEST_BODY_MIN_RATE": str(BODY_MIN_RATE)}
+    with procfile_web(env) as dyno:
+        # Both workers import the views and templates on their first requests: memory is then measured from there.
+        for _ in range(6):
+            _get(dyno.port, "/login/")
+        yield dyno
+
+
+def _connect(web: WebDyno) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", web.port), timeout=30)
+
+
+def _request_head(path: str, length: int, content_type: str = "multipart/form-data; boundary=b0undary") -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\n\r\n"
+    ).encode()
+
+
+def _read_until_closed(sock: socket.socket, timeout: float) -> bytes:
+    sock.settimeout(timeout)
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    return received
+
+
+class Sampler:
+    """Largest resident memory and spooled bytes of the web workers while a request runs."""
+
+    def __init__(self, web: WebDyno) -> None:
+        self.web = web
+        self.baseline_rss = web.resident_bytes()
+        self.peak_rss = self.baseline_rss
+        self.peak_spooled = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_rss = max(self.peak_rss, self.web.resident_bytes())
+            self.peak_spooled = max(self.peak_spooled, self.web.spooled_bytes())
+            time.sleep(0.02)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ["/upload/", "/login/"])
+def test_twenty_files_of_9_mb_are_refused_and_never_held(web, path, settings):
+    part = b"--b0undary\r\nContent-Disposition: form-data; name=file; filename=x.jpg\r\n\r\n" + b"\xff" * (9 * MB)
+    body_length = 20 * (len(part) + 2) + len(b"--b0undary--\r\n")
+    sent = 0
+
+    with Sampler(web) as sampler, _connect(web) as sock:
+        sock.sendall(_request_head(path, body_length))
+
+        def send_body() -> None:
+            nonlocal sent
+            try:
+                for _ in range(20):
+                    sock.sendall(part + b"\r\n")
+                    sent += len(part) + 2
+            except OSError:
+                pass  # refused: the server closed its side
+
+        sender = threading.Thread(target=send_body, daemon=True)
+        sender.start()
+        response = _read_until_closed(sock, timeout=30)
+        sender.join(30)
+
+    assert response.startswith(b"HTTP/1.1 413"), response[:200]
+    assert sent < body_length, "the server read the whole oversized body"
+    bound = settings.MAX_UPLOAD_BYTES + 1 * MB
+    assert sampler.peak_spooled <= bound, sampler.peak_spooled
+    assert sampler.peak_rss - sampler.baseline_rss <= bound, (sampler.baseline_rss, sampler.peak_rss)
+
+
+@pytest.mark.slow
+def test_an_unfinished_body_is_dropped_and_its_temporary_file_removed(web):
+    declared = 9 * MB
+    bound = HEADERS_TIMEOUT + declared / BODY_MIN_RATE
+    with _connect(web) as sock:
+        sock.sendall(_request_head("/login/", declared) + b"\0" * (5 * MB))
+        started = time.monotonic()
+        # The part that arrived waits on disk, not in a thread or in memory.
+        wait_until(lambda: web.spooled_bytes() >= 4 * MB, 10, "the body to be spooled to a temporary file")
+
+        response = _read_until_closed(sock, timeout=bound + 10)
+        waited = time.monotonic() - started
+
+    assert response.startswith(b"HTTP/1.1 408"), response[:200]
+    # Bounded by the settings; the worker checks deadlines once a second, and the machine may be busy.
+    assert waited <= bound + 5, waited
+    wait_until(lambda: web.spooled_bytes() == 0, 5, "the spooled body to be removed")
+
+
+@pytest.mark.slow
+def test_a_client_that_goes_away_mid_body_leaves_nothing_behind(web):
+    with _connect(web) as sock:
+        sock.sendall(_request_head("/login/", 9 * MB) + b"\0" * (5 * MB))
+        wait_until(lambda: web.spooled_bytes() >= 4 * MB, 10, "the body to be spooled to a temporary file")
+
+    wait_until(lambda: web.spooled_bytes() == 0, 5, "the spooled body to be removed")
+
+
+# --- Slow clients ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def web_with_default_bounds(worker_env) -> Iterator[WebDyno]:
+    with procfile_web(worker_env) as dyno:
+        yield dyno
+
+
+def _get(port: int, path: str) -> tuple[int, float]:
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
+        response = _read_until_closed(sock, timeout=10)
+    return int(response.split(b" ", 2)[1]), time.monotonic() - started
+
+
+@pytest.mark.slow
+def test_a_hundred_slow_clients_do_not_stop_others_being_served(web_with_default_bounds, settings):
+    """50 clients trickle their headers a byte every 2 s, 50 stall after part of a body."""
+    web = web_with_default_bounds
+    headers_timeout = settings.REQUEST_HEADERS_TIMEOUT
+    stalled_length = 100_000
+    body_bound = headers_timeout + stalled_length / settings.REQUEST_BODY_MIN_RATE
+    trickled = b"GET /login/ HTTP/1.1\r\nHost: localhost\r\nUser-Agent: " + b"s" * 200 + b"\r\n\r\n"
+
+    selector = selectors.DefaultSelector()
+    opened: dict[socket.socket, tuple[str, float]] = {}
+    closed: dict[socket.socket, tuple[float, bytes]] = {}
+    for index in range(100):
+        sock = socket.create_connection(("127.0.0.1", web.port), timeout=10)
+        sock.setblocking(False)
+        if index % 2:
+            sock.sendall(_request_head("/login/", stalled_length, "application/x-www-form-urlencoded") + b"a=" * 50)
+            opened[sock] = ("stalled", time.monotonic())
+        else:
+            sock.send(trickled[:1])
+            opened[sock] = ("trickle", time.monotonic())
+        selector.register(sock, selectors.EVENT_READ)
+    progress = dict.fromkeys(opened, 1)
+
+    stop = threading.Event()
+
+    def slow_clients() -> None:
+        next_byte = time.monotonic() + 2
+        while len(closed) < len(opened) and not stop.is_set():
+            for key, _ in selector.select(timeout=0.2):
+                sock = key.fileobj
+                try:
+                    data = sock.recv(4096)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    selector.unregister(sock)
+                    closed.setdefault(sock, (time.monotonic(), b""))
+                else:
+                    closed[sock] = (time.monotonic(), closed.get(sock, (0, b""))[1] + data)
+            if time.monotonic() >= next_byte:
+                next_byte += 2
+                for sock, (kind, _) in opened.items():
+                    if kind == "trickle" and sock not in closed and progress[sock] < len(trickled):
+                        try:
+                            sock.send(trickled[progress[sock] : progress[sock] + 1])
+                            progress[sock] += 1
+                        except OSError:
+                            pass
+
+    slow = threading.Thread(target=slow_clients, daemon=True)
+    slow.start()
+    try:
+        time.sleep(0.5)  # let the slow connections settle in before measuring
+        results = [_get(web.port, "/login/") for _ in range(50)]
+        wait_until(lambda: len(closed) == len(opened), body_bound + 20, "every slow connection to be closed")
+    finally:
+        stop.set()
+        slow.join(5)
+        for sock in opened:
+            sock.close()
+
+    statuses = [status for status, _ in results]
+    durations = sorted(duration for _, duration in results)
+    p95 = durations[int(len(durations) * 0.95) - 1]
+    print(f"ordinary requests: p50 {statistics.median(durations) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms")
+    assert statuses == [200] * 50
+    assert p95 < 1.0, durations
+
+    for sock, (kind, opened_at) in opened.items():
+        closed_at, response = closed[sock]
+        bound = headers_timeout if kind == "trickle" else body_bound
+        # Deadlines are checked once a second; the rest is slack for a busy machine.
+        assert closed_at - opened_at <= bound + 5, (kind, closed_at - opened_at)
+        assert response.startswith(b"HTTP/1.1 408"), (kind, response[:100])
