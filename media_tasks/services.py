@@ -147,7 +147,7 @@ def email_send(*, email: OutgoingEmail) -> OutgoingEmail:
 
 def image_create(*, owner: User, file: UploadedFile) -> Image:
     """Store an upload and queue its thumbnails; UnreadableImage (nothing stored) if it is no image we take."""
-    info = thumbnails.inspect_image(file)
+    info = thumbnails.inspect_image(file, largest=max(settings.THUMBNAIL_SIZES))
     with _stored_files_removed_on_error() as written, transaction.atomic():
         image = Image(
             owner=owner,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import re
 import struct
 import warnings
@@ -11,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
-from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
 
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF"})
 # Refuse long before Pillow's own decompression-bomb limits (89 MP warning, 179 MP error).
@@ -29,6 +30,28 @@ SIXTEEN_BIT_GRAY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 NOT_AN_IMAGE = "The file is not an image we can read. Upload a JPEG, PNG, WebP or GIF."
 DAMAGED = "The image file is damaged or incomplete."
 TOO_MANY_PIXELS = f"The image has more than {MAX_PIXELS // 1_000_000} megapixels; please upload a smaller one."
+# The largest thumbnail (settings.THUMBNAIL_SIZES); JPEG's reduced-scale decoding depends on it.
+LARGEST_THUMBNAIL = 1600
+
+MIB = 1024 * 1024
+# What one image's pixels may cost a worker: the decoder's buffers, the decoded picture, the
+# copies the pipeline makes and the compressed bytes it holds, as estimate_decode() reckons them
+# from the header. A Procfile worker is about 60 MiB before its first job (docs/performance.md),
+# so this keeps its peak resident memory within 256 MiB, half a 512 MB dyno, with room to spare
+# for the allocator and for what the estimate cannot see (measured: docs/performance.md, "Decode
+# budget"). A fixed pixel cap cannot do this: 60 MP costs 11 MiB as a baseline JPEG decoded at
+# reduced scale, 57 MiB as a GIF and about 900 MiB as a WebP.
+DECODE_BUDGET_BYTES = 150 * MIB
+# Bytes per pixel of Pillow's image memory by mode: 1, 2 or 4 (RGB is stored as 4, like RGBA).
+_PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+# Decoding a WebP holds libwebp's animation canvas and the canvas it keeps for disposal, the
+# frame Pillow copies out of it as bytes, and the image made from them (4 bytes a pixel each),
+# and for a lossless file the VP8L decoder's own full-size ARGB buffer: measured at 15.3 bytes a
+# pixel for lossy and lossless files alike (docs/performance.md), rounded up.
+_WEBP_DECODE_BYTES_PER_PIXEL = 17
+# The pipeline converts and resizes a picture in bands of rows this large, so that only the
+# decoded picture exists at full size (see _shrink).
+_BAND_BYTES = 4 * MIB
 
 # Markup hidden in an image file (a "polyglot") is how an upload becomes a stored XSS page if
 # the bytes are ever served as HTML; such files are refused even though Pillow can read them.
@@ -40,6 +63,23 @@ _SRGB = ImageCms.createProfile("sRGB")
 
 class UnreadableImage(Exception):
     """The bytes are not an image this project accepts; the message is for a person."""
+
+
+@dataclass(frozen=True)
+class DecodeCost:
+    """What making thumbnails of one image would cost in memory, reckoned from its header."""
+
+    decoding: int  # the decoder's own buffers and the decoded picture
+    pipeline: int  # conversion bands, the half-resized picture, the thumbnails and their encoding
+    source: int  # the compressed bytes, held by the storage, Pillow and the checks
+
+    @property
+    def total(self) -> int:
+        return self.decoding + self.pipeline + self.source
+
+    @property
+    def within_budget(self) -> bool:
+        return self.total <= DECODE_BUDGET_BYTES
 
 
 @dataclass(frozen=True)
@@ -77,13 +117,16 @@ def _opened(source: IO[bytes]) -> Iterator[Image.Image]:
         source.seek(0)
 
 
-def inspect_image(source: IO[bytes]) -> ImageInfo:
+def inspect_image(source: IO[bytes], *, largest: int = LARGEST_THUMBNAIL) -> ImageInfo:
     """Decide in the web request whether the bytes are an image worth queueing.
 
     The format comes from the bytes, never the name or declared type, and the file is checked
-    to its end without decoding pixels (JPEG end marker, PNG checksums, WebP length), so that a
-    truncated upload is refused here while the request stays a few milliseconds long. Damage
-    inside the compressed pixels is found by the worker, which marks the image failed with why.
+    to its end without decoding pixels (JPEG end marker, PNG checksums, the GIF block structure,
+    WebP length), so that a truncated upload is refused here while the request stays a few
+    milliseconds long. What making its thumbnails would cost in memory is reckoned from the
+    header (estimate_decode), so a file a worker could not make within DECODE_BUDGET_BYTES is
+    refused here too, with what to do instead. Damage inside the compressed pixels is found by
+    the worker, which marks the image failed with why.
     """
     with _opened(source) as im:
         info = ImageInfo(format=im.format or "", width=im.width, height=im.height)
@@ -102,10 +145,95 @@ def inspect_image(source: IO[bytes]) -> ImageInfo:
             _check_complete(im, data)
         except (OSError, SyntaxError, ValueError, struct.error) as exc:
             raise UnreadableImage(DAMAGED) from exc
+        _check_budget(im, data, largest, info.width, info.height)
     if HIDDEN_MARKUP.search(data):
         raise UnreadableImage(HIDDEN_MARKUP_MESSAGE)
     source.seek(0)
     return info
+
+
+def estimate_decode(im: Image.Image, data: bytes, largest: int = LARGEST_THUMBNAIL) -> DecodeCost:
+    """What render_thumbnails would hold in memory at once for this image, from its header alone.
+
+    An upper bound, summed over the stages of the pipeline although they overlap only in part.
+    Only the first frame of an animation is ever decoded, so frames do not count. For a JPEG it
+    asks libjpeg for reduced-scale decoding (Image.draft), as rendering does, and leaves it asked.
+    """
+    width, height = im.size
+    target_width, target_height = _fit(width, height, largest)
+    if im.format == "JPEG":
+        im.draft(im.mode, (target_width, target_height))
+    decoded_width, decoded_height = im.size
+    if im.format == "WEBP":
+        decoding = width * height * _WEBP_DECODE_BYTES_PER_PIXEL
+    else:
+        decoding = decoded_width * decoded_height * _pixel_bytes(im.mode)
+        if im.format == "JPEG" and _jpeg_is_multiscan(im, data):
+            decoding += _jpeg_coefficient_bytes(im, width, height)
+    output_bytes = _pixel_bytes(_output_mode(im))
+    rows = _band_rows(decoded_width)
+    # A band as cropped, converted and premultiplied at full width, then resized to the target width.
+    bands = rows * (decoded_width * (_pixel_bytes(im.mode) + 4 + 4) + target_width * 4)
+    # The picture resized across but not yet down (see _shrink).
+    half_resized = target_width * decoded_height * output_bytes
+    # The largest thumbnail, its unpremultiplied or upright copy, and the encoder's buffers.
+    thumbnail = target_width * target_height * (2 * output_bytes + 4)
+    return DecodeCost(decoding=decoding, pipeline=bands + half_resized + thumbnail, source=3 * len(data))
+
+
+def _check_budget(im: Image.Image, data: bytes, largest: int, width: int, height: int) -> None:
+    cost = estimate_decode(im, data, largest)
+    if cost.within_budget:
+        return
+    kind = {"WEBP": "WebP"}.get(im.format or "", im.format or "image")
+    if kind == "JPEG":
+        # A baseline JPEG of any accepted size fits; only a progressive one can get here.
+        kind, instead = "progressive JPEG", "save it as a baseline (not progressive) JPEG"
+    else:
+        instead = "save it as a JPEG"
+    raise UnreadableImage(
+        f"The image is too large to process: making thumbnails of this {width}×{height} {kind} would need "
+        f"about {math.ceil(cost.total / 1e6)} MB of memory, more than the {DECODE_BUDGET_BYTES // 1_000_000} MB "
+        f"we allow. Please upload a smaller image, or {instead}."
+    )
+
+
+def _pixel_bytes(mode: str) -> int:
+    return _PIXEL_BYTES.get(mode, 4)
+
+
+def _band_rows(width: int) -> int:
+    return max(1, _BAND_BYTES // (4 * width))
+
+
+def _jpeg_is_multiscan(im: Image.Image, data: bytes) -> bool:
+    """True if libjpeg must hold every DCT coefficient of the image before it can output a row.
+
+    A progressive JPEG always has several scans; a sequential one may too. Inside compressed
+    scan data 0xFF is always followed by 0x00 or a restart marker, so another start-of-scan
+    before the first end-of-image is a real scan (camera trailers and MPF pictures come after).
+    """
+    if im.info.get("progressive"):
+        return True
+    position = _jpeg_first_scan(data)
+    if position is None:
+        return True  # cannot tell: assume the dearer case
+    scan = data.find(b"\xff\xda", position)
+    end = data.find(b"\xff\xd9", position)
+    return scan != -1 and (end == -1 or scan < end)
+
+
+def _jpeg_coefficient_bytes(im: Image.Image, width: int, height: int) -> int:
+    """libjpeg's whole-image coefficient buffer: 64 two-byte coefficients per 8x8 block of each component.
+
+    Reduced-scale decoding does not shrink it: a 60 MP 4:2:0 photo needs 180 MB, 4:4:4 360 MB.
+    """
+    layers = getattr(im, "layer", None) or [("", 1, 1, 0)] * 3
+    h_max = max(layer[1] for layer in layers)
+    v_max = max(layer[2] for layer in layers)
+    mcu_columns = -(-width // (8 * h_max))
+    mcu_rows = -(-height // (8 * v_max))
+    return sum(mcu_columns * layer[1] * mcu_rows * layer[2] * 64 * 2 for layer in layers)
 
 
 def _check_complete(im: Image.Image, data: bytes) -> None:
@@ -115,25 +243,24 @@ def _check_complete(im: Image.Image, data: bytes) -> None:
     elif im.format == "PNG":
         im.verify()
     elif im.format == "GIF":
-        im.load()
+        if not _gif_is_complete(data):
+            raise ValueError("GIF file ends before its trailer")
     elif im.format == "WEBP":
         declared = struct.unpack("<I", data[4:8])[0] + 8
         if data[:4] != b"RIFF" or len(data) < declared:
             raise ValueError("WebP file is shorter than its header says")
 
 
-def _jpeg_has_end_marker(data: bytes) -> bool:
-    """True if an end-of-image marker follows the first scan: the file was not cut short.
+def _jpeg_first_scan(data: bytes) -> int | None:
+    """Where the compressed data of the first scan starts, or None if the headers end first.
 
     Header segments are skipped by their lengths, since an embedded EXIF thumbnail has markers
-    of its own. Inside compressed scan data every 0xFF byte is followed by 0x00 or a restart
-    marker, so FF D9 after the first start-of-scan can only be the real end (bytes.find runs
-    at memory speed; decoding the pixels to learn the same took 35 ms for 12 MP).
+    of its own.
     """
     position = 2  # after the start-of-image marker, which Pillow has already read
     while position + 4 <= len(data):
         if data[position] != 0xFF:
-            return False
+            return None
         marker = data[position + 1]
         if marker == 0xFF:  # fill byte before a marker
             position += 1
@@ -144,8 +271,59 @@ def _jpeg_has_end_marker(data: bytes) -> bool:
         length = int.from_bytes(data[position + 2 : position + 4], "big")
         position += 2 + length
         if marker == 0xDA:  # start of scan: compressed data follows the header
-            return data.find(b"\xff\xd9", position) != -1
+            return position
+    return None
+
+
+def _jpeg_has_end_marker(data: bytes) -> bool:
+    """True if an end-of-image marker follows the first scan: the file was not cut short.
+
+    Inside compressed scan data every 0xFF byte is followed by 0x00 or a restart marker, so
+    FF D9 after the first start-of-scan can only be the real end (bytes.find runs at memory
+    speed; decoding the pixels to learn the same took 35 ms for 12 MP).
+    """
+    position = _jpeg_first_scan(data)
+    return position is not None and data.find(b"\xff\xd9", position) != -1
+
+
+def _gif_is_complete(data: bytes) -> bool:
+    """True if the GIF's blocks run whole from its header to its trailer (0x3B).
+
+    Walks the structure (screen descriptor, colour tables, extensions, image descriptors and
+    the length-prefixed sub-blocks of their data) without decompressing anything: decoding the
+    frames to learn the same cost a web process 54 MB for one 59.5 MP GIF.
+    """
+    if len(data) < 13:
+        return False
+    position = 13 + _gif_colour_table_bytes(data[10])  # header (6) and logical screen descriptor (7)
+    while position < len(data):
+        introducer = data[position]
+        if introducer == 0x3B:
+            return True
+        if introducer == 0x21:  # extension: a label byte, then sub-blocks
+            position = _gif_skip_sub_blocks(data, position + 2)
+        elif introducer == 0x2C:  # image: a 10-byte descriptor, a colour table, the LZW code size, sub-blocks
+            if position + 10 > len(data):
+                return False
+            position += 10 + _gif_colour_table_bytes(data[position + 9])
+            position = _gif_skip_sub_blocks(data, position + 1)
+        else:
+            return False
     return False
+
+
+def _gif_colour_table_bytes(flags: int) -> int:
+    return 3 << ((flags & 0x07) + 1) if flags & 0x80 else 0
+
+
+def _gif_skip_sub_blocks(data: bytes, position: int) -> int:
+    """The position after a run of sub-blocks and its zero-length terminator; past the end if cut."""
+    while position < len(data):
+        size = data[position]
+        position += 1 + size
+        if size == 0:
+            return position
+    return len(data) + 1
 
 
 def render_thumbnails(source: IO[bytes], sizes: Sequence[int]) -> list[RenderedThumbnail]:
@@ -155,23 +333,7 @@ def render_thumbnails(source: IO[bytes], sizes: Sequence[int]) -> list[RenderedT
     no EXIF, GPS or other metadata, PNG where there is transparency and JPEG otherwise.
     """
     sizes = sorted(sizes, reverse=True)
-    with _opened(source) as im:
-        if im.format not in ALLOWED_FORMATS:
-            raise UnreadableImage(f"{im.format} files are not supported.")
-        if im.width * im.height > MAX_PIXELS:
-            raise UnreadableImage(TOO_MANY_PIXELS)
-        try:
-            full_width, full_height = im.size
-            if im.getexif().get(ExifTags.Base.Orientation) in ROTATED_ORIENTATIONS:
-                full_width, full_height = full_height, full_width
-            # JPEG can decode straight to a smaller scale (1/2, 1/4, 1/8) that still covers the
-            # largest thumbnail: a quarter of the memory and time for a photo, or less.
-            im.draft(im.mode, _fit(im.width, im.height, sizes[0]))
-            frame = ImageOps.exif_transpose(im)
-            frame = _to_srgb(frame, im.info.get("icc_profile"))
-            frame = _normalise_mode(frame)
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise UnreadableImage(f"{DAMAGED} ({exc})") from exc
+    frame, full_width, full_height = _largest_thumbnail(source, sizes[0])
     # Target sizes come from the full-size dimensions, so the cascade never compounds rounding;
     # each step still resizes from the previous, smaller one.
     rendered = []
@@ -183,33 +345,116 @@ def render_thumbnails(source: IO[bytes], sizes: Sequence[int]) -> list[RenderedT
     return rendered
 
 
+def _largest_thumbnail(source: IO[bytes], largest: int) -> tuple[Image.Image, int, int]:
+    """Decode the picture and make its largest thumbnail: upright, in sRGB, in the output mode.
+
+    Returns it with the picture's upright full size. The decoded picture is the only full-size
+    buffer, and it is released when this returns, before the smaller sizes and the encoding.
+    The same memory budget as the web request's is applied first: a file that reached storage
+    some other way (or before the budget) is failed with the reason instead of exhausting the worker.
+    """
+    source.seek(0)
+    data = source.read()
+    with _opened(source) as im:
+        if im.format not in ALLOWED_FORMATS:
+            raise UnreadableImage(f"{im.format} files are not supported.")
+        if im.width * im.height > MAX_PIXELS:
+            raise UnreadableImage(TOO_MANY_PIXELS)
+        full_width, full_height = im.size
+        # Also asks JPEG for reduced-scale decoding (1/2, 1/4, 1/8) that still covers the largest
+        # thumbnail: a quarter of the memory and time for a photo, or less.
+        _check_budget(im, data, largest, full_width, full_height)
+        del data
+        try:
+            im.load()
+            orientation = im.getexif().get(ExifTags.Base.Orientation)
+            frame = _shrink(im, _fit(full_width, full_height, largest), im.info.get("icc_profile"))
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise UnreadableImage(f"{DAMAGED} ({exc})") from exc
+    # Turning the thumbnail upright instead of the picture saves a full-size copy; resizing and
+    # transposing commute.
+    method = _UPRIGHT.get(orientation)
+    if method is not None:
+        frame = frame.transpose(method)
+    if orientation in ROTATED_ORIENTATIONS:
+        full_width, full_height = full_height, full_width
+    return frame, full_width, full_height
+
+
+# The transposition that makes each EXIF orientation upright (as ImageOps.exif_transpose).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _shrink(im: Image.Image, target: tuple[int, int], icc_profile: bytes | None) -> Image.Image:
+    """Resize the decoded picture to `target` (Lanczos), converting it to sRGB and the output mode on the way.
+
+    Converting the whole picture first would make full-size copies (a palette GIF's four times
+    its own size; RGBA premultiplied for resizing, another). Instead bands of rows are
+    converted and resized across one at a time into a picture of the target width, which is
+    then resized down: Pillow's own resize makes the same two passes, so the result is the same.
+    """
+    width, height = im.size
+    target_width, target_height = target
+    mode = _output_mode(im)
+    transform = _srgb_transform(im.mode, icc_profile, mode)
+    # Premultiplied alpha, so that the colour of transparent pixels does not bleed into edges
+    # (what Image.resize does for RGBA on its own).
+    working = "RGBa" if mode == "RGBA" else mode
+    across = Image.new(working, (target_width, height))
+    rows = _band_rows(width)
+    for top in range(0, height, rows):
+        band = _convert(im.crop((0, top, width, min(height, top + rows))), mode, transform)
+        if working != mode:
+            band = band.convert(working)
+        if target_width != width:
+            band = band.resize((target_width, band.height), Image.Resampling.LANCZOS)
+        across.paste(band, (0, top))
+    if target_height != height:
+        across = across.resize(target, Image.Resampling.LANCZOS)
+    return across.convert(mode) if working != mode else across
+
+
 def _fit(width: int, height: int, size: int) -> tuple[int, int]:
     scale = min(1.0, size / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _to_srgb(im: Image.Image, icc_profile: bytes | None) -> Image.Image:
-    """Convert colour pixels from an embedded profile to sRGB, so outputs need no profile."""
-    if not icc_profile or im.mode not in ("RGB", "RGBA", "CMYK"):
-        return im
+def _output_mode(im: Image.Image) -> str:
+    if im.mode in SIXTEEN_BIT_GRAY_MODES:
+        return "L"
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        return "RGBA"
+    if im.mode in ("RGB", "L"):
+        return im.mode
+    return "RGB"
+
+
+def _srgb_transform(mode: str, icc_profile: bytes | None, output_mode: str) -> ImageCms.ImageCmsTransform | None:
+    """A transform from an embedded colour profile to sRGB, so outputs need no profile."""
+    if not icc_profile or mode not in ("RGB", "RGBA", "CMYK"):
+        return None
     try:
         source_profile = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
-        output_mode = "RGBA" if im.mode == "RGBA" else "RGB"
-        return ImageCms.profileToProfile(im, source_profile, _SRGB, outputMode=output_mode) or im
+        return ImageCms.buildTransform(source_profile, _SRGB, mode, "RGBA" if output_mode == "RGBA" else "RGB")
     except (ImageCms.PyCMSError, OSError, ValueError):
-        return im  # a broken profile is not worth failing a thumbnail over
+        return None  # a broken profile is not worth failing a thumbnail over
 
 
-def _normalise_mode(im: Image.Image) -> Image.Image:
-    if im.mode in SIXTEEN_BIT_GRAY_MODES:
+def _convert(band: Image.Image, mode: str, transform: ImageCms.ImageCmsTransform | None) -> Image.Image:
+    if transform is not None:
+        band = ImageCms.applyTransform(band, transform) or band
+    if band.mode in SIXTEEN_BIT_GRAY_MODES:
         # Scale 16-bit samples down instead of clipping them, which would turn the image white.
-        return im.convert("I").point(lambda value: value / 256).convert("L")
-    has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
-    if has_alpha:
-        return im.convert("RGBA")
-    if im.mode in ("RGB", "L"):
-        return im  # already a decoded copy, detached from the file; another would only cost memory
-    return im.convert("RGB")
+        return band.convert("I").point(lambda value: value / 256).convert("L")
+    return band if band.mode == mode else band.convert(mode)
 
 
 def _encode(frame: Image.Image, size: int) -> RenderedThumbnail:

@@ -200,3 +200,29 @@ def test_a_50_megapixel_jpeg_becomes_thumbnails():
 
     assert (info.width, info.height) == (8660, 5774)
     assert [(t.width, t.height) for t in made] == [(1600, 1067), (800, 533), (400, 267)]
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "P"])
+def test_converting_and_resizing_in_bands_gives_the_same_pixels_as_one_resize_of_the_whole(mode):
+    # The pipeline never holds a full-size converted copy (see thumbnails._shrink); that must
+    # cost nothing in quality.
+    picture = images.quadrants(3000, 2000).rotate(17, expand=False, fillcolor=(40, 90, 200))
+    if mode == "RGBA":
+        picture.putalpha(Image.linear_gradient("L").resize(picture.size))
+    elif mode == "P":
+        picture = picture.quantize(64)
+    data = images.encode(picture, "PNG")
+    decoded = images.open_bytes(data)
+    expected_mode = "RGB" if mode == "P" else mode
+
+    largest = render(data)[0]
+
+    expected = decoded.convert(expected_mode).resize((1600, 1067), Image.Resampling.LANCZOS)
+    shown = images.open_bytes(largest.content)
+    if mode == "RGBA":
+        assert shown.tobytes() == expected.tobytes()
+    else:  # JPEG-encoded: compare against the same pixels encoded alike
+        assert (
+            shown.tobytes()
+            == images.open_bytes(images.encode(expected, "JPEG", quality=85, optimize=True, progressive=True)).tobytes()
+        )

@@ -113,3 +113,73 @@ def open_bytes(data: bytes) -> Image.Image:
     im = Image.open(io.BytesIO(data))
     im.load()
     return im
+
+
+def large_png(width: int, height: int, *, alpha: bool = True) -> bytes:
+    """An 8-bit RGB(A) PNG of any size that compresses to a few hundred KB: a colour ramp across, each row as the last.
+
+    Written row by row, so making a 60 MP file costs the test no more than a row of memory.
+    """
+    channels = 4 if alpha else 3
+    first = bytes(
+        value for x in range(width) for value in (x * 255 // width, 255 - x * 255 // width, 128, 255)[:channels]
+    )
+    same_as_above = b"\x02" + bytes(width * channels)  # filter 2 (Up) with zero differences
+    compressor = zlib.compressobj(9)
+    parts = [compressor.compress(b"\x00" + first)]
+    parts.extend(compressor.compress(same_as_above) for _ in range(height - 1))
+    idat = b"".join(parts) + compressor.flush()
+    colour_type = 6 if alpha else 2
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def large_animated_gif(width: int, height: int, frames: int) -> bytes:
+    """An animated GIF: a first frame covering the whole canvas, then `frames - 1` small ones moving across it.
+
+    Pillow would hold every frame at full size to write this; here only the first is made at
+    full size (a palette image, one byte a pixel) and the others are 64x64 blocks placed by hand.
+    """
+    palette = [channel for index in range(256) for channel in (index, 255 - index, (index * 7) % 256)]
+    canvas = Image.new("P", (width, height), 0)
+    canvas.putpalette(palette)
+    first = encode(canvas, "GIF")
+    tile = Image.new("P", (64, 64), 0)
+    tile.putpalette(palette)
+    parts = [first[: first.rindex(b"\x3b")]]  # everything but the trailer
+    for number in range(1, frames):
+        tile.paste(number % 256, (0, 0, 64, 64))
+        block = _gif_image_block(encode(tile, "GIF"))
+        left, top = (number * 64) % (width - 64), (number * 64) % (height - 64)
+        delay = struct.pack("<H", 10)
+        parts.append(b"\x21\xf9\x04\x00" + delay + b"\x00\x00")  # graphic control extension: 0.1 s
+        parts.append(block[:1] + struct.pack("<HH", left, top) + block[5:])
+    return b"".join([*parts, b"\x3b"])
+
+
+def _gif_image_block(data: bytes) -> bytes:
+    """The image descriptor and data of a one-frame GIF, from its 0x2C to just before its trailer."""
+    flags = data[10]
+    position = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    while data[position] == 0x21:  # skip extensions: introducer, label, sub-blocks
+        position += 2
+        while data[position]:
+            position += 1 + data[position]
+        position += 1
+    assert data[position] == 0x2C and data.endswith(b"\x3b")
+    return data[position:-1]
+
+
+def large_webp(width: int, height: int) -> bytes:
+    """A lossless WebP of one colour: tens of bytes for any size (up to WebP's 16383 per side)."""
+    return encode(Image.new("RGB", (width, height), (200, 30, 40)), "WEBP", lossless=True, quality=0, method=0)
+
+
+def large_jpeg(width: int, height: int, *, progressive: bool = False) -> bytes:
+    """A gradient JPEG, a few hundred KB however many pixels."""
+    gradient = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    return encode(gradient, "JPEG", quality=80, progressive=progressive)
