@@ -131,3 +131,33 @@ def test_login_attempts_are_limited_per_client_address(user):
 
     assert blocked.status_code == 429
     assert elsewhere.status_code == 302  # the forged first entry did not make them the same client
+
+
+def test_admin_login_attempts_are_limited_per_client_address(django_user_model):
+    root = django_user_model.objects.create_superuser(email="root@example.com", password="root-long-passphrase-1")
+    router = {"Host": "testserver", "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.50"}
+    guesser = Client(headers=router)
+    guesses = [
+        guesser.post(reverse("admin:login"), {"username": root.email, "password": f"guess-{n}"}).status_code
+        for n in range(20)
+    ]
+
+    right = {"username": root.email, "password": "root-long-passphrase-1"}
+    blocked = guesser.post(reverse("admin:login"), right)
+    elsewhere = Client(headers={**router, "X-Forwarded-For": "198.51.100.50"}).post(reverse("admin:login"), right)
+
+    assert set(guesses) == {200}  # the form again, with its error
+    assert blocked.status_code == 429
+    assert blocked["Retry-After"] == "600"
+    assert "_auth_user_id" not in guesser.session
+    assert elsewhere.status_code == 302
+
+
+def test_site_and_admin_logins_share_one_budget(user):
+    guesser = Client(headers={"Host": "testserver", "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.51"})
+    for n in range(10):
+        guesser.post(reverse("login"), {"username": "ada@example.com", "password": f"guess-{n}"})
+        guesser.post(reverse("admin:login"), {"username": "ada@example.com", "password": f"guess-{n}"})
+
+    assert guesser.post(reverse("admin:login"), {"username": "x", "password": "y"}).status_code == 429
+    assert guesser.post(reverse("login"), {"username": "x", "password": "y"}).status_code == 429
