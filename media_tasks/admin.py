@@ -3,14 +3,23 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
 from media_tasks import services
 from media_tasks.models import Image, OutgoingEmail, Thumbnail, User
 
 
+class RefuseNulInFilters(admin.ModelAdmin):
+    """A change list's filters go into queries as given; PostgreSQL refuses text with a NUL byte (a 500)."""
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        if any("\x00" in key + "".join(values) for key, values in request.GET.lists()):
+            return HttpResponseBadRequest("A filter holds a NUL byte.")
+        return super().changelist_view(request, extra_context)
+
+
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(RefuseNulInFilters, DjangoUserAdmin):
     ordering = ["email"]
     list_display = ["email", "email_confirmed_at", "is_staff", "date_joined"]
     list_filter = ["is_staff", "is_superuser", "is_active"]
@@ -32,7 +41,7 @@ class ThumbnailInline(admin.TabularInline):
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
+class ImageAdmin(RefuseNulInFilters):
     list_display = ["id", "original_name", "owner", "status", "attempts", "created_at"]
     list_filter = ["status", ("owner", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["original_name", "owner__email"]
@@ -55,7 +64,7 @@ class ImageAdmin(admin.ModelAdmin):
 
 
 @admin.register(OutgoingEmail)
-class OutgoingEmailAdmin(admin.ModelAdmin):
+class OutgoingEmailAdmin(RefuseNulInFilters):
     list_display = ["id", "to", "subject", "status", "attempts", "created_at", "sent_at"]
     list_filter = ["status"]
     search_fields = ["to", "subject"]

@@ -22,6 +22,7 @@ from media_tasks.thumbnails import UnreadableImage
 from media_tasks.upload_handlers import accepts_files
 
 SERVED_CONTENT_TYPES = {".jpg": "image/jpeg", ".png": "image/png"}
+MAX_ID = 2**63 - 1  # the largest primary key a bigint column holds
 
 
 @login_required
@@ -69,6 +70,8 @@ def image_updates(request: HttpRequest) -> JsonResponse:
         ids = [int(part) for part in request.GET.get("ids", "").split(",") if part][:200]
     except ValueError:
         return JsonResponse({"error": "ids must be comma-separated numbers"}, status=400)
+    # An id no database column can hold names no image; SQLite would raise OverflowError on it.
+    ids = [pk for pk in ids if 0 < pk <= MAX_ID]
     images = _images_of(request.user).filter(pk__in=ids)
     fragments = {
         str(image.pk): render_to_string("media_tasks/_image.html", {"image": image}, request=request)
@@ -147,6 +150,10 @@ def media(request: HttpRequest, path: str) -> FileResponse:
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, max-age=86400"
     return response
+
+
+def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    raise Http404
 
 
 # Django's login view, limited per client IP against password guessing.
