@@ -29,6 +29,10 @@ so the job's own cost is visible. Each measurement is repeated three times. Four
 with the worker's retirement turned off (see JOBS_PER_RUN): a worker that runs jobs in its own
 process starts each from whatever the last one left.
 
+Then the largest files the decode budget (media_tasks.thumbnails.DECODE_BUDGET_BYTES) lets
+through, one job per worker: small files of many pixels, whose cost a pixel cap does not bound
+(docs/performance.md, "Decode budget"). They are judged on the same target.
+
 Exit status: 0 when the target is met, 1 when it is not; a run whose image did not end READY
 with its thumbnails raises instead, because its memory figure would mean nothing.
 """
@@ -58,7 +62,8 @@ from bench.common import (
     rounded,
     setup_django,
 )
-from bench.images import PHOTO_50MP, SOURCE_QUALITY, image_bytes
+from bench.images import PHOTO_50MP, SOURCE_QUALITY, TestImage, image_bytes
+from tests.support import images as made_images
 
 REPEATS = 1 if QUICK else 3
 # A worker that runs jobs in its own process keeps what earlier jobs left behind, so each run
@@ -96,6 +101,15 @@ class WorkerRun:
     wall_seconds: float
     job_seconds: float | None
     log: str
+
+
+# The largest files of each kind the decode budget accepts (their estimates: 133, 149 and 61 MiB
+# of 150), made as tests/test_decode_budget.py makes them: small files, many pixels.
+BUDGET_EDGE_FILES = (
+    (TestImage("animated-59mp-200-frames", 7000, 8430, "GIF"), lambda: made_images.large_animated_gif(7000, 8430, 200)),
+    (TestImage("rgba-24mp", 6000, 4000, "PNG", alpha=True), lambda: made_images.large_png(6000, 4000)),
+    (TestImage("gradient-60mp", 9486, 6325, "JPEG"), lambda: made_images.large_jpeg(9486, 6325)),
+)
 
 
 def procfile_worker_class() -> str:
@@ -259,6 +273,37 @@ def print_table(job_runs: list[WorkerRun], idle_runs: list[WorkerRun]) -> None:
     print()
 
 
+def budget_mib() -> float:
+    from media_tasks.thumbnails import DECODE_BUDGET_BYTES
+
+    return DECODE_BUDGET_BYTES / 2**20
+
+
+def measure_budget_edge(env: Environment, argv: list[str], horse: bool) -> dict[str, tuple[WorkerRun, float]]:
+    """One worker, one job, for each of BUDGET_EDGE_FILES: each file's own peak."""
+    import io
+
+    from PIL import Image
+
+    from media_tasks.thumbnails import estimate_decode
+
+    runs = {}
+    for image, make in BUDGET_EDGE_FILES[:1] if QUICK else BUDGET_EDGE_FILES:
+        content = make()
+        with Image.open(io.BytesIO(content)) as opened:
+            cost = estimate_decode(opened, content)
+        if not cost.within_budget:
+            raise BenchmarkError(f"{image.name} is over the decode budget; it would be refused in the request")
+        [image_id] = create_pending_images(image, content, 1, f"bench-{image.name}")
+        enqueue_thumbnails([image_id])
+        print(f"Decode budget: {image.name} ({len(content):,} bytes, {image.megapixels:.1f} MP) ...", flush=True)
+        run = run_worker(env, argv, f"budget-{image.name}", horse=horse)
+        verify_thumbnails(image_id, run, horse)
+        runs[f"{image.name} ({len(content) // 1000} KB)"] = (run, rounded(cost.total / 2**20, 1))
+        print(f"  peak {run.tree_rss_peak_mib:.1f} MiB (estimate {cost.total / 2**20:.1f} MiB)", flush=True)
+    return runs
+
+
 def main() -> int:
     if sys.platform != "linux":
         # ru_maxrss is in KiB only on Linux, and Heroku dynos are Linux.
@@ -295,6 +340,8 @@ def main() -> int:
             job_runs.append(run)
         max_upload_bytes = settings.MAX_UPLOAD_BYTES
 
+        edge_runs = measure_budget_edge(env, argv, horse)
+
     print_table(job_runs, idle_runs)
     # Judged on the tree's RSS at its peak, which does not depend on sampling luck; with a horse
     # it counts the pages the horse shares with the worker twice, so it errs on the safe side.
@@ -325,6 +372,15 @@ def main() -> int:
         "MiB",
         note=f"the {runner} (kernel); idle worker {idle['median_ru_maxrss_mib']} MiB, job adds {cost['ru_maxrss']}",
     )
+    for name, (run, estimate_mib) in edge_runs.items():
+        result.add(
+            f"worker tree peak RSS, {name}",
+            rounded(run.tree_rss_peak_mib, 1),
+            "MiB",
+            target=f"<= {TARGET_MIB}",
+            met=run.tree_rss_peak_mib <= TARGET_MIB,
+            note=f"decode estimate {estimate_mib} MiB of the budget's {budget_mib()}; job {run.job_seconds} s",
+        )
     result.details = {
         "source_jpeg": {
             "width": PHOTO_50MP.width,
