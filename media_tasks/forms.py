@@ -17,10 +17,9 @@ class SignupForm(forms.Form):
     )
 
     def clean_email(self) -> str:
-        email = User.objects.normalize_email(self.cleaned_data["email"])
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this email address already exists.")
-        return email
+        # Whether the address has an account is never a form error: that would tell anyone
+        # who asks (services.user_signup handles both cases alike).
+        return User.objects.normalize_email(self.cleaned_data["email"])
 
     def clean(self) -> dict:
         cleaned = super().clean() or {}

@@ -9,14 +9,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -36,11 +38,29 @@ class ConfirmationLinkInvalid(Exception):
 # --- Users ------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def user_signup(*, email: str, password: str, site_url: str) -> User:
-    user = User.objects.create_user(email=email, password=password)
-    email_queue_confirmation(user=user, site_url=site_url)
-    return user
+    """Make an account for a new address, or tell the owner of a known one; the caller cannot tell which.
+
+    Both ways hash the password and queue one email, so neither the answer nor its timing
+    says whether the address has an account (account enumeration). Returns the account the
+    email goes to.
+    """
+    email = User.objects.normalize_email(email)
+    with transaction.atomic():
+        existing = User.objects.filter(email__iexact=email).first()
+        if existing is None:
+            try:
+                with transaction.atomic():
+                    user = User.objects.create_user(email=email, password=password)
+            except IntegrityError:
+                # The same address signed up at the same moment: the other request made it.
+                existing = User.objects.get(email__iexact=email)
+            else:
+                email_queue_confirmation(user=user, site_url=site_url)
+                return user
+        make_password(password)  # the work create_user does, so a known address answers as slowly
+        email_queue_signup_attempt(user=existing, site_url=site_url)
+        return existing
 
 
 def user_confirmation_token(*, user: User) -> str:
@@ -89,20 +109,48 @@ def _refused_for_good(error: BaseException) -> bool:
     return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
 
 
-@transaction.atomic
 def email_queue_confirmation(*, user: User, site_url: str) -> OutgoingEmail:
-    base = (settings.SITE_URL or site_url).rstrip("/")
-    context = {
+    return _email_queue(
+        user=user,
+        subject="Confirm your email address for Media tasks",
+        template="confirm",
+        context=_confirmation_context(user=user, site_url=site_url),
+    )
+
+
+def email_queue_signup_attempt(*, user: User, site_url: str) -> OutgoingEmail:
+    """Tell the owner of an address that someone signed up with it again: log in, or confirm first."""
+    context: dict[str, Any] = {"user": user, "login_link": _absolute(site_url, reverse("login"))}
+    if not user.email_confirmed:
+        context |= _confirmation_context(user=user, site_url=site_url)
+    return _email_queue(
+        user=user,
+        subject="Someone tried to sign up to Media tasks with your address",
+        template="signup_attempt",
+        context=context,
+    )
+
+
+def _confirmation_context(*, user: User, site_url: str) -> dict[str, Any]:
+    return {
         "user": user,
-        "link": base + reverse("confirm_email", args=[user_confirmation_token(user=user)]),
+        "link": _absolute(site_url, reverse("confirm_email", args=[user_confirmation_token(user=user)])),
         "days": settings.EMAIL_CONFIRMATION_MAX_AGE // 86400,
     }
+
+
+def _absolute(site_url: str, path: str) -> str:
+    return (settings.SITE_URL or site_url).rstrip("/") + path
+
+
+@transaction.atomic
+def _email_queue(*, user: User, subject: str, template: str, context: dict[str, Any]) -> OutgoingEmail:
     email = OutgoingEmail.objects.create(
         user=user,
         to=user.email,
-        subject="Confirm your email address for Media tasks",
-        body=render_to_string("media_tasks/email/confirm.txt", context),
-        html_body=render_to_string("media_tasks/email/confirm.html", context),
+        subject=subject,
+        body=render_to_string(f"media_tasks/email/{template}.txt", context),
+        html_body=render_to_string(f"media_tasks/email/{template}.html", context),
     )
     transaction.on_commit(partial(work.enqueue, work.EMAILS, email.pk))
     return email

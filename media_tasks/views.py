@@ -4,7 +4,6 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
@@ -36,6 +35,9 @@ def gallery(request: HttpRequest) -> HttpResponse:
 @require_POST
 @rate_limited("upload", by="user")
 def upload(request: HttpRequest) -> HttpResponse:
+    if not request.user.email_confirmed:
+        # A throwaway address must not be enough to store files here.
+        return _render_gallery(request, UploadForm(), status=403)
     files = request.FILES  # parsing the body runs the upload handlers
     form = UploadForm(request.POST, files, too_large=getattr(request, "upload_too_large", False))
     if not form.is_valid():
@@ -52,7 +54,12 @@ def upload(request: HttpRequest) -> HttpResponse:
 def _render_gallery(request: HttpRequest, form: UploadForm, status: int = 200) -> HttpResponse:
     images = list(_images_of(request.user))
     in_progress = any(image.status in (Image.Status.PENDING, Image.Status.PROCESSING) for image in images)
-    context = {"images": images, "form": form, "in_progress": in_progress}
+    context = {
+        "images": images,
+        "form": form,
+        "in_progress": in_progress,
+        "upload_refused": status == 403,
+    }
     return render(request, "media_tasks/gallery.html", context, status=status)
 
 
@@ -112,15 +119,20 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("gallery")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = services.user_signup(
+        services.user_signup(
             email=form.cleaned_data["email"],
             password=form.cleaned_data["password"],
             site_url=request.build_absolute_uri("/"),
         )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome! A confirmation email is on its way to {user.email}.")
-        return redirect("gallery")
+        # The same answer whether the address was new or already had an account, and no
+        # session: a login here would tell the two apart. The email says what comes next.
+        return redirect("signup_sent")
     return render(request, "media_tasks/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_GET
+def signup_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "media_tasks/signup_sent.html")
 
 
 @require_GET
@@ -129,7 +141,10 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
         user = services.user_confirm_email(token=token)
     except services.ConfirmationLinkInvalid as error:
         return render(request, "media_tasks/confirm_email.html", {"error": str(error)}, status=400)
-    return render(request, "media_tasks/confirm_email.html", {"confirmed_email": user.email})
+    # The link confirms but does not log in: whoever signed up with this address chose the
+    # password, and it need not be the address's owner who clicks (nor a person: mail scanners
+    # open links too). Logging in proves the password.
+    return render(request, "media_tasks/confirm_email.html", {"confirmed": user})
 
 
 @login_required

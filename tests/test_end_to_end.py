@@ -6,10 +6,19 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from media_tasks.models import Image, StoredFile, User
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@pytest.fixture
+def user(django_user_model):
+    """Ada, with her address confirmed: uploads need one."""
+    return django_user_model.objects.create_user(
+        email="ada@example.com", password="a-long-passphrase-42", email_confirmed_at=timezone.now()
+    )
 
 
 def test_uploaded_image_gets_thumbnails_from_a_separate_worker(signed_in_client, user, jpeg_upload, run_worker):
@@ -29,7 +38,9 @@ def test_uploaded_image_gets_thumbnails_from_a_separate_worker(signed_in_client,
     assert b"".join(response.streaming_content)[:3] == b"\xff\xd8\xff"
 
 
-def test_signup_email_arrives_by_smtp_and_its_link_confirms_the_account(client, smtp_server, run_worker):
+def test_signup_email_arrives_by_smtp_its_link_confirms_and_then_grace_logs_in_and_uploads(
+    client, smtp_server, run_worker, jpeg_upload
+):
     client.post(reverse("signup"), {"email": "grace@example.com", "password": "correct-horse-battery"})
 
     run_worker("high", "default", extra_env=smtp_server.env)
@@ -41,6 +52,10 @@ def test_signup_email_arrives_by_smtp_and_its_link_confirms_the_account(client, 
     response = client.get(link)
     assert response.status_code == 200
     assert User.objects.get(email="grace@example.com").email_confirmed
+    logged_in = client.post(reverse("login"), {"username": "grace@example.com", "password": "correct-horse-battery"})
+    assert logged_in.status_code == 302
+    assert client.post(reverse("upload"), {"file": jpeg_upload}).status_code == 302
+    assert Image.objects.filter(owner__email="grace@example.com").count() == 1
 
 
 def test_a_job_whose_row_is_gone_ends_quietly_in_the_worker(signed_in_client, user, jpeg_upload, run_worker):

@@ -82,12 +82,16 @@ def test_nobody_else_can_retry_your_image(client, user, django_user_model):
     assert client.post(reverse("image_retry", args=[image.pk])).status_code == 404
 
 
-def test_unconfirmed_user_can_resend_the_link_a_few_times(signed_in_client, user, django_capture_on_commit_callbacks):
+def test_unconfirmed_user_can_resend_the_link_a_few_times(
+    client, django_user_model, django_capture_on_commit_callbacks
+):
+    unconfirmed = django_user_model.objects.create_user(email="una@example.com", password="u-long-passphrase-42")
+    client.force_login(unconfirmed)
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(3):
-            response = signed_in_client.post(reverse("resend_confirmation"), follow=True)
-    blocked = signed_in_client.post(reverse("resend_confirmation"))
+            response = client.post(reverse("resend_confirmation"), follow=True)
+    blocked = client.post(reverse("resend_confirmation"))
 
     assert "A new confirmation email is on its way" in response.content.decode()
-    assert OutgoingEmail.objects.filter(user=user).count() == 3
+    assert OutgoingEmail.objects.filter(user=unconfirmed).count() == 3
     assert blocked.status_code == 429

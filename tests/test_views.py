@@ -4,6 +4,7 @@ import django_rq
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 from PIL import Image as PILImage
 
 from media_tasks.models import Image, OutgoingEmail, User
@@ -11,6 +12,21 @@ from media_tasks.services import user_confirmation_token
 from tests.support import images
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def user(django_user_model):
+    """Ada, with her address confirmed: uploads need one (tests of the unconfirmed ask for `unconfirmed`)."""
+    return django_user_model.objects.create_user(
+        email="ada@example.com", password="a-long-passphrase-42", email_confirmed_at=timezone.now()
+    )
+
+
+@pytest.fixture
+def unconfirmed(client, django_user_model):
+    person = django_user_model.objects.create_user(email="una@example.com", password="u-long-passphrase-42")
+    client.force_login(person)
+    return person
 
 
 def queued_job_names(queue: str) -> list[str]:
@@ -32,12 +48,16 @@ def test_signup_creates_the_account_and_queues_its_email_after_commit(client, dj
     assert django_rq.get_queue("high").get_jobs()[0].args == [email.id]
 
 
-def test_signup_page_says_a_confirmation_email_is_coming(client, django_capture_on_commit_callbacks):
+def test_signup_sends_you_to_check_your_inbox_without_logging_in(client, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             reverse("signup"), {"email": "grace@example.com", "password": "correct-horse-battery"}, follow=True
         )
-    assert "confirmation email is on its way to grace@example.com" in response.content.decode()
+
+    assert response.redirect_chain == [(reverse("signup_sent"), 302)]
+    assert "Check your inbox" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert client.get(reverse("gallery")).status_code == 302  # to the login page
 
 
 @pytest.mark.parametrize(
@@ -45,7 +65,6 @@ def test_signup_page_says_a_confirmation_email_is_coming(client, django_capture_
     [
         ({"email": "not-an-address", "password": "correct-horse-battery"}, "Enter a valid email address."),
         ({"email": "grace@example.com", "password": "123"}, "This password is too short."),
-        ({"email": "ada@example.com", "password": "correct-horse-battery"}, "already exists"),
     ],
 )
 def test_bad_signup_shows_the_error_and_creates_nothing(client, user, data, message):
@@ -57,29 +76,33 @@ def test_bad_signup_shows_the_error_and_creates_nothing(client, user, data, mess
     assert queued_job_names("high") == []
 
 
-def test_confirmation_link_confirms_the_address(client, user):
-    response = client.get(reverse("confirm_email", args=[user_confirmation_token(user=user)]))
+def test_confirmation_link_confirms_the_address_and_offers_to_log_in(client, django_user_model):
+    person = django_user_model.objects.create_user(email="una@example.com", password="u-long-passphrase-42")
+
+    response = client.get(reverse("confirm_email", args=[user_confirmation_token(user=person)]))
 
     assert response.status_code == 200
-    assert "ada@example.com is confirmed" in response.content.decode()
-    user.refresh_from_db()
-    assert user.email_confirmed
+    assert "una@example.com is confirmed" in response.content.decode()
+    assert f'href="{reverse("login")}?next=/"' in response.content.decode()
+    assert "_auth_user_id" not in client.session  # the link alone does not log in
+    person.refresh_from_db()
+    assert person.email_confirmed
 
 
-def test_expired_confirmation_link_is_refused(client, user, settings):
-    token = user_confirmation_token(user=user)
+def test_expired_confirmation_link_is_refused(client, unconfirmed, settings):
+    token = user_confirmation_token(user=unconfirmed)
     settings.EMAIL_CONFIRMATION_MAX_AGE = -1
 
     response = client.get(reverse("confirm_email", args=[token]))
 
     assert response.status_code == 400
     assert "expired" in response.content.decode()
-    user.refresh_from_db()
-    assert not user.email_confirmed
+    unconfirmed.refresh_from_db()
+    assert not unconfirmed.email_confirmed
 
 
-def test_tampered_confirmation_link_is_refused(client, user):
-    token = user_confirmation_token(user=user)
+def test_tampered_confirmation_link_is_refused(client, unconfirmed):
+    token = user_confirmation_token(user=unconfirmed)
 
     response = client.get(reverse("confirm_email", args=[token[:-2] + "xx"]))
 
@@ -182,8 +205,32 @@ def test_upload_refuses_get(signed_in_client):
     assert signed_in_client.get(reverse("upload")).status_code == 405
 
 
-def test_unconfirmed_user_sees_a_banner(signed_in_client):
-    assert "Please confirm your email address" in signed_in_client.get(reverse("gallery")).content.decode()
+def test_unconfirmed_user_sees_that_uploads_need_a_confirmed_address(client, unconfirmed):
+    page = client.get(reverse("gallery")).content.decode()
+
+    assert "Please confirm your email address" in page
+    assert "Uploads need a confirmed email address" in page
+    assert reverse("resend_confirmation") in page
+    assert 'action="/upload/"' not in page
+
+
+def test_unconfirmed_user_cannot_upload(client, unconfirmed, jpeg_upload, settings, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("upload"), {"file": jpeg_upload})
+
+    assert response.status_code == 403
+    assert "That file was not uploaded" in response.content.decode()
+    assert "Uploads need a confirmed email address" in response.content.decode()
+    assert Image.objects.count() == 0
+    assert queued_job_names("default") == []
+    assert not (settings.MEDIA_ROOT / "originals").exists()
+
+
+def test_confirmed_user_sees_the_upload_form_and_no_banner(signed_in_client):
+    page = signed_in_client.get(reverse("gallery")).content.decode()
+
+    assert 'action="/upload/"' in page
+    assert "Please confirm" not in page
 
 
 def test_plain_http_is_redirected_to_https(user):
