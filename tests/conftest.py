@@ -56,7 +56,12 @@ def client():
 
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user(email="ada@example.com", password="a-long-passphrase-42")
+    """A person who has confirmed their address, so may upload; tests of unconfirmed ones make their own."""
+    from django.utils import timezone
+
+    return django_user_model.objects.create_user(
+        email="ada@example.com", password="a-long-passphrase-42", email_confirmed_at=timezone.now()
+    )
 
 
 @pytest.fixture

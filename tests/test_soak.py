@@ -18,6 +18,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from media_tasks import work
 from media_tasks.models import Image, OutgoingEmail, StoredFile
@@ -83,7 +84,9 @@ def test_soak_every_item_finishes_once_while_workers_are_killed(
     # One test client stands in for many people here.
     settings.RATE_LIMITS = {scope: (10_000, 60) for scope in settings.RATE_LIMITS}
     env = {**worker_env, **smtp_server.env, "WORK_CLAIM_LEASE_SECONDS": str(LEASE_SECONDS)}
-    owner = django_user_model.objects.create_user(email="owner@example.com", password="a-long-passphrase-42")
+    owner = django_user_model.objects.create_user(
+        email="owner@example.com", password="a-long-passphrase-42", email_confirmed_at=timezone.now()
+    )
     uploader = Client(headers={"Host": "testserver", "X-Forwarded-Proto": "https"})
     uploader.force_login(owner)
     photo = images.jpeg_bytes(1200, 800)
