@@ -186,6 +186,9 @@ class BufferingThreadWorker(ThreadWorker):
         super().murder_pending()
         now = time.monotonic()
         for conn, arrival in list(self.arrivals.items()):
+            if not self.alive and not arrival.started:
+                self._close(conn)  # stopping: a connection that has sent nothing loses nothing
+                continue
             if now < arrival.deadline:
                 continue
             if arrival.closing:

@@ -164,6 +164,10 @@ def test_twenty_files_of_9_mb_are_refused_and_never_held(web, path, settings):
         response = _read_until_closed(sock, timeout=30)
         sender.join(30)
 
+    print(
+        f"{path}: sent {sent / MB:.0f} of {body_length / MB:.0f} MB before the 413; peak spooled "
+        f"{sampler.peak_spooled / MB:.1f} MB, workers' RSS +{(sampler.peak_rss - sampler.baseline_rss) / MB:.1f} MB"
+    )
     assert response.startswith(b"HTTP/1.1 413"), response[:200]
     assert sent < body_length, "the server read the whole oversized body"
     bound = settings.MAX_UPLOAD_BYTES + 1 * MB
@@ -293,3 +297,20 @@ def test_a_hundred_slow_clients_do_not_stop_others_being_served(web_with_default
         # Deadlines are checked once a second; the rest is slack for a busy machine.
         assert closed_at - opened_at <= bound + 5, (kind, closed_at - opened_at)
         assert response.startswith(b"HTTP/1.1 408"), (kind, response[:100])
+
+
+@pytest.mark.slow
+def test_connections_that_sent_nothing_do_not_hold_up_a_stop(web):
+    idle = [_connect(web) for _ in range(10)]
+    try:
+        assert _get(web.port, "/login/")[0] == 200
+        started = time.monotonic()
+        code = web.process.stop(grace=25)
+        stopped_in = time.monotonic() - started
+    finally:
+        for sock in idle:
+            sock.close()
+
+    assert code == 0
+    # gunicorn would otherwise wait its graceful_timeout (20 s) for them.
+    assert stopped_in < 10, stopped_in
