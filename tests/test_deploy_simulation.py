@@ -413,8 +413,6 @@ def test_the_procfile_deployed_like_heroku_serves_users_runs_jobs_on_schedule_an
         signed_up = browser.submit(signup_page, "", {"email": CONFIRMED_EMAIL, "password": PASSWORD})
         assert signed_up.status == 302, signed_up.text[:3000]
         assert_https_response_is_hardened(signed_up)
-        session_cookie = cookie_header(signed_up, "sessionid")
-        assert "Secure" in session_cookie and "HttpOnly" in session_cookie
 
         def confirmation_email() -> str | None:
             for message in smtp_server.messages:
@@ -430,6 +428,13 @@ def test_the_procfile_deployed_like_heroku_serves_users_runs_jobs_on_schedule_an
         assert f"{CONFIRMED_EMAIL} is confirmed" in confirmed.text
         assert time.time() < first_cleanup_at, "the account was confirmed only after the first cleanup; too slow"
         assert users(db) == {UNCONFIRMED_EMAIL: False, CONFIRMED_EMAIL: True}
+
+        # The link confirms; signing in still takes the password.
+        login_page = browser.get("/login/")
+        logged_in = browser.submit(login_page, "", {"username": CONFIRMED_EMAIL, "password": PASSWORD})
+        assert logged_in.status == 302, logged_in.text[:3000]
+        session_cookie = cookie_header(logged_in, "sessionid")
+        assert "Secure" in session_cookie and "HttpOnly" in session_cookie
 
         gallery = browser.get("/")
         jpeg = images.jpeg_bytes(1200, 900)
