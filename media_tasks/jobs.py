@@ -13,14 +13,20 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
+from redis.exceptions import RedisError
 from rq import get_current_job
 
-from media_tasks import services
+from media_tasks import queues, services
 from media_tasks.models import Image, OutgoingEmail
 
 logger = logging.getLogger(__name__)
 
 Job = TypeVar("Job", bound=Callable[..., Any])
+
+# When the last sweep finished (Unix time), for /healthz: proof that the clock's schedule
+# reaches a worker. Kept a day, so a long-stopped sweeper shows as missing, not as old.
+LAST_SWEEP_KEY = "media_tasks:last_sweep"
+LAST_SWEEP_TTL_SECONDS = 24 * 3600
 
 
 def logged(job: Job) -> Job:
@@ -64,7 +70,13 @@ def make_thumbnails(image_id: int) -> None:
 
 @logged
 def sweep_stuck_work() -> dict[str, int]:
-    return services.work_sweep()
+    report = services.work_sweep()
+    try:
+        queues.connection().set(LAST_SWEEP_KEY, f"{time.time():.3f}", ex=LAST_SWEEP_TTL_SECONDS)
+    except RedisError as error:
+        # The sweep itself is done; only the health page's record of it is missing.
+        logger.warning("could not record the sweep's time: %s", error)
+    return report
 
 
 @logged

@@ -1,54 +1,195 @@
-"""/healthz, as an uptime monitor sees it."""
+"""/healthz, as an uptime monitor sees it: each part named, 503 only for a real problem.
+
+The slow tests run the Procfile's worker and clock against a Redis of their own with time
+compressed (tests/support/backend.py): an idle worker's heartbeat every 5 s instead of 45 s.
+"""
 
 from __future__ import annotations
 
 import json
+import signal
+import time
+from collections.abc import Iterator
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from tests.support.processes import Process, procfile_command, wait_until
+from media_tasks import queues
+from project.redis_config import rq_queues
+from tests.support import images
+from tests.support.backend import (
+    COMPRESSED_ENV,
+    COMPRESSED_HEALTH,
+    HEARTBEAT_SECONDS,
+    compress_health,
+    health,
+    worker_and_clock,
+)
+from tests.support.processes import wait_until
+from tests.support.redis_server import ThrowawayRedis
 
 pytestmark = pytest.mark.django_db
 
 
-def health(client) -> tuple[int, dict]:
-    response = client.get(reverse("healthz"))
-    return response.status_code, json.loads(response.content)
+@pytest.fixture
+def own_redis(settings) -> Iterator[ThrowawayRedis]:
+    with ThrowawayRedis() as server:
+        settings.RQ_QUEUES = rq_queues(server.url)
+        queues._client.cache_clear()
+        yield server
+    queues._client.cache_clear()
 
 
-def test_without_a_worker_the_site_reports_degraded(client):
+@pytest.fixture
+def backend_env(worker_env, own_redis, settings) -> dict[str, str]:
+    compress_health(settings)
+    return {**worker_env, **COMPRESSED_ENV, "REDIS_URL": own_redis.url}
+
+
+def test_without_a_worker_or_clock_the_site_reports_degraded_naming_both(client):
     status, body = health(client)
 
     assert status == 503
     assert body["status"] == "degraded"
+    assert body["failing"] == ["workers", "schedule"]
     assert body["database"] == {"ok": True}
     assert body["redis"] == {"ok": True}
-    assert body["workers"]["count"] == 0
-    assert body["queues"] == {"high": 0, "default": 0, "low": 0}
-
-
-@pytest.mark.slow
-def test_with_a_worker_running_the_site_is_healthy_and_shows_queue_depths(client, worker_env):
-    worker = Process(procfile_command("worker"), worker_env)
-    try:
-        wait_until(lambda: health(client)[0] == 200, 30, "the worker's first heartbeat")
-    finally:
-        worker.stop()
-    status, body = health(client)  # the worker said goodbye: its heartbeat is gone
-
-    assert status == 503
-    assert body["workers"]["count"] == 0
+    assert body["workers"] == {"ok": False, "alive": 0, "registered": 0, "last_heartbeat_seconds_ago": None}
+    assert body["queues"]["waiting"] == {"high": 0, "default": 0, "low": 0}
+    assert body["queues"]["ok"] is True
 
 
 def test_health_reports_an_unreachable_redis_without_secrets(client, settings):
-    from project.redis_config import rq_queues
-
     settings.RQ_QUEUES = rq_queues("redis://:supersecret@127.0.0.1:9/0")
 
     response = client.get(reverse("healthz"))
 
     assert response.status_code == 503
-    assert json.loads(response.content)["redis"] == {"ok": False, "error": "ConnectionError"}
+    body = json.loads(response.content)
+    assert body["redis"] == {"ok": False, "error": "ConnectionError"}
+    assert body["failing"] == ["redis"]
     assert b"supersecret" not in response.content
     assert response["Cache-Control"].startswith("max-age=0")
+
+
+def test_a_full_redis_that_refuses_writes_is_reported_at_once(client, own_redis):
+    own_redis.fill()
+
+    status, body = health(client)
+
+    assert status == 503
+    assert body["redis"] == {"ok": False, "writable": False, "error": "OutOfMemoryError"}
+    assert "redis" in body["failing"]
+    assert body["queues"]["waiting"] == {"high": 0, "default": 0, "low": 0}  # reads still answer
+    own_redis.free()
+    assert health(client)[1]["redis"] == {"ok": True}
+
+
+def test_a_job_waiting_too_long_makes_the_queues_part_fail(
+    signed_in_client, user, settings, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.HEALTH_QUEUE_LATENCY_MAX_SECONDS = 1
+    user.email_confirmed_at = timezone.now()
+    user.save()
+    upload = SimpleUploadedFile("wait.jpg", images.jpeg_bytes(400, 300), content_type="image/jpeg")
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in_client.post(reverse("upload"), {"file": upload})
+
+    def queue_late() -> dict | None:
+        body = health(signed_in_client)[1]
+        return body if not body["queues"]["ok"] else None
+
+    body = wait_until(queue_late, 10, "the waiting job to pass the latency limit")
+    assert body["queues"]["waiting"]["default"] == 1
+    assert body["queues"]["latency_seconds"]["default"] >= 1
+    assert "queues" in body["failing"]
+
+
+@pytest.mark.slow
+def test_idle_workers_stay_healthy_through_many_heartbeat_cycles(client, backend_env):
+    # No sweep during the test (an interval job runs once at the clock's start): truly idle.
+    env = {**backend_env, "SWEEP_INTERVAL_SECONDS": "3600"}
+    with worker_and_clock(env) as (worker, clock):
+        wait_until(lambda: health(client)[0] == 200, 60, "the worker's and clock's first heartbeats", every=0.5)
+        # Nine heartbeat cycles, over twice the worker's TTL: rq's own idle worker would have
+        # looked dead after one cycle of its 405 s wait.
+        watch_until = time.monotonic() + 9 * HEARTBEAT_SECONDS
+        oldest_heartbeat = 0.0
+        while time.monotonic() < watch_until:
+            status, body = health(client)
+            assert status == 200, body
+            oldest_heartbeat = max(oldest_heartbeat, body["workers"]["last_heartbeat_seconds_ago"])
+            time.sleep(1)
+        assert oldest_heartbeat <= COMPRESSED_HEALTH["HEALTH_WORKER_MAX_AGE_SECONDS"]
+        assert worker.poll() is None and clock.poll() is None
+
+    status, body = health(client)  # both said goodbye on SIGTERM
+    assert status == 503
+    assert body["failing"] == ["workers", "schedule"]
+
+
+@pytest.mark.slow
+def test_after_a_flushall_the_running_workers_and_clock_are_seen_again_within_one_heartbeat(
+    client, own_redis, backend_env
+):
+    with worker_and_clock(backend_env):
+        wait_until(lambda: health(client)[0] == 200, 60, "a healthy start", every=0.5)
+
+        own_redis.client.flushall()
+        flushed = time.monotonic()
+        wait_until(lambda: health(client)[0] == 200, 4 * HEARTBEAT_SECONDS, "the next heartbeats", every=0.2)
+        print(f"healthy again {time.monotonic() - flushed:.1f} s after FLUSHALL")
+
+        assert own_redis.client.scard("rq:workers") == 2  # both workers of the pool, re-registered
+
+
+@pytest.mark.slow
+def test_a_stopped_clock_is_named_and_the_workers_are_not_blamed(client, backend_env):
+    with worker_and_clock(backend_env) as (_worker, clock):
+        wait_until(lambda: health(client)[0] == 200, 60, "a healthy start", every=0.5)
+
+        clock.signal_dyno(signal.SIGKILL)  # a crash: no goodbye, its last tick just ages
+        killed = time.monotonic()
+        body = wait_until(
+            lambda: (lambda status, body: body if status == 503 else None)(*health(client)),
+            COMPRESSED_HEALTH["HEALTH_CLOCK_MAX_AGE_SECONDS"] + 15,
+            "/healthz to notice the clock stopped",
+            every=0.5,
+        )
+        print(f"503 {time.monotonic() - killed:.1f} s after the clock died")
+
+        assert body["failing"] == ["schedule"]
+        assert body["workers"]["ok"] is True
+
+
+@pytest.mark.slow
+def test_dead_workers_with_jobs_waiting_are_named_within_the_heartbeat_bound(
+    signed_in_client, user, backend_env, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    user.email_confirmed_at = timezone.now()
+    user.save()
+    with worker_and_clock(backend_env) as (worker, _clock):
+        wait_until(lambda: health(signed_in_client)[0] == 200, 60, "a healthy start", every=0.5)
+
+        worker.signal_dyno(signal.SIGKILL)  # the whole worker dyno, pool and workers
+        killed = time.monotonic()
+        upload = SimpleUploadedFile("stuck.jpg", images.jpeg_bytes(400, 300), content_type="image/jpeg")
+        with django_capture_on_commit_callbacks(execute=True):
+            signed_in_client.post(reverse("upload"), {"file": upload})
+        body = wait_until(
+            lambda: (lambda status, body: body if "workers" in body["failing"] else None)(*health(signed_in_client)),
+            COMPRESSED_HEALTH["HEALTH_WORKER_MAX_AGE_SECONDS"] + 15,
+            "/healthz to notice the workers are gone",
+            every=0.5,
+        )
+        print(f"503 naming the workers {time.monotonic() - killed:.1f} s after they died")
+
+        assert body["status"] == "degraded"
+        assert body["workers"]["alive"] == 0
+        assert body["queues"]["waiting"]["default"] >= 1
+        assert "schedule" not in body["failing"]

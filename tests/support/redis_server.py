@@ -6,7 +6,11 @@ run of this suite, so the tests never flush data that is not theirs.
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -52,3 +56,88 @@ def empty(url: str) -> None:
     if client.exists(CLAIM_KEY):
         client.flushdb()
         client.set(CLAIM_KEY, "1")
+
+
+class ThrowawayRedis:
+    """Debian's redis-server on a free port, for a test that fills, freezes or flushes it.
+
+    Never the machine's Redis (6379) or the suite's shared one: what these tests do to it would
+    break every other test using it. Nothing is written to disk.
+    """
+
+    def __init__(self, binary: str = "/usr/bin/redis-server") -> None:
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.client = redis.Redis.from_url(self.url, socket_timeout=5)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self._process.poll() is not None:
+                    self.stop()
+                    raise
+                time.sleep(0.05)
+        self._filler_keys: list[str] = []
+
+    def fill(self, headroom_bytes: int = 1024 * 1024, chunk_bytes: int = 64 * 1024) -> int:
+        """Cap memory just above what is in use, with Heroku's noeviction, and write until refused.
+
+        Returns how many bytes of filler went in.
+        """
+        used = int(self.client.info("memory")["used_memory"])
+        self.client.config_set("maxmemory-policy", "noeviction")
+        self.client.config_set("maxmemory", str(used + headroom_bytes))
+        written = 0
+        chunk = b"x" * chunk_bytes
+        while True:
+            key = f"filler:{len(self._filler_keys)}"
+            try:
+                self.client.set(key, chunk)
+            except redis.exceptions.OutOfMemoryError:
+                return written
+            self._filler_keys.append(key)
+            written += chunk_bytes
+
+    def free(self) -> None:
+        """Delete the filler (DEL is allowed on a full Redis) and lift the cap."""
+        for start in range(0, len(self._filler_keys), 500):
+            self.client.delete(*self._filler_keys[start : start + 500])
+        self._filler_keys.clear()
+        self.client.config_set("maxmemory", "0")
+
+    def freeze(self) -> None:
+        """SIGSTOP: connections stay open and nothing answers, as on a hung host."""
+        self._process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self._process.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self.thaw()  # a stopped process would not act on SIGTERM
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self.client.close()
+
+    def __enter__(self) -> ThrowawayRedis:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
