@@ -187,6 +187,7 @@ class RidesOutRedisErrors:
             while True:
                 try:
                     worker.check_for_suspension(burst)
+                    self._restart_dead_scheduler()
                     if worker.should_run_maintenance_tasks:
                         worker.run_maintenance_tasks()
                     if worker._stop_requested:
@@ -244,6 +245,16 @@ class RidesOutRedisErrors:
         worker.log.info(
             "Worker %s: started with PID %d, listening on %s", worker.name, os.getpid(), ", ".join(worker.queue_names())
         )
+
+    def _restart_dead_scheduler(self) -> None:
+        # rq's scheduler process (it moves retries to their queue when due) exits on any Redis
+        # error, and rq starts it again only at its 10-minute maintenance: start it at once.
+        worker: Any = self
+        scheduler = worker.scheduler
+        if scheduler is not None and scheduler._process is not None and not scheduler._process.is_alive():
+            worker.log.info("Worker %s: its scheduler process has stopped; starting it again", worker.name)
+            if not scheduler.acquire_locks(auto_start=True):
+                scheduler._process = None  # another worker's scheduler holds the queues now
 
     def _register_birth_once(self) -> None:
         # "An active worker named ... already" is this worker, whose registration went through

@@ -89,7 +89,9 @@ class ThrowawayRedis:
     def fill(self, headroom_bytes: int = 1024 * 1024, chunk_bytes: int = 64 * 1024) -> int:
         """Cap memory just above what is in use, with Heroku's noeviction, and write until refused.
 
-        Returns how many bytes of filler went in.
+        The cap then goes a margin below what is used, so that the small deletions a running
+        system makes (a job taken, a key expiring) cannot bring it back under and let writes
+        through now and then: it stays full until free(). Returns the bytes of filler written.
         """
         used = int(self.client.info("memory")["used_memory"])
         self.client.config_set("maxmemory-policy", "noeviction")
@@ -101,9 +103,12 @@ class ThrowawayRedis:
             try:
                 self.client.set(key, chunk)
             except redis.exceptions.OutOfMemoryError:
-                return written
+                break
             self._filler_keys.append(key)
             written += chunk_bytes
+        used = int(self.client.info("memory")["used_memory"])
+        self.client.config_set("maxmemory", str(used - headroom_bytes // 2))
+        return written
 
     def free(self) -> None:
         """Delete the filler (DEL is allowed on a full Redis) and lift the cap."""
