@@ -6,6 +6,9 @@ all. Each is a media_tasks.workers.InProcessWorker, and runs the scheduler (rq's
 does; one worker holds the lock). Two suit a standard-1X dyno: thumbnails are CPU-bound, so one
 worker leaves a second core idle, and two 50 MP jobs at once fit its 512 MB (docs/performance.md
 has the figures).
+
+Redis errors do not end its workers: each waits and carries on in its own process, so the
+pool does not replace them in a loop while Redis is full or away (media_tasks/workers.py).
 """
 
 from __future__ import annotations
