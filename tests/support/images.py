@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import io
+import math
+import random
+import re
 import struct
 import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from PIL import Image, ImageCms, ImageOps
 
@@ -183,3 +188,140 @@ def large_jpeg(width: int, height: int, *, progressive: bool = False) -> bytes:
     """A gradient JPEG, a few hundred KB however many pixels."""
     gradient = Image.linear_gradient("L").resize((width, height)).convert("RGB")
     return encode(gradient, "JPEG", quality=80, progressive=progressive)
+
+
+# Pixel noise for noisy_photo: made once, sliced at random offsets (generating it per picture
+# cost more than encoding the picture).
+_NOISE = random.Random(20240612).randbytes(1500 * 1000 * 4 * 2)  # noqa: S311 - test pictures, not secrets
+
+
+def noisy_photo(rng: random.Random, width: int, height: int, *, alpha: bool = False) -> Image.Image:
+    """A picture with a photo's fine grain: smooth random colour patches under sensor-like noise.
+
+    Its compressed bytes look random, like a real photo's, which is what a search of them for
+    text by chance needs.
+    """
+    mode = "RGBA" if alpha else "RGB"
+    channels = len(mode)
+    cells = (max(2, width // rng.randint(8, 64)), max(2, height // rng.randint(8, 64)))
+    patches = Image.frombytes(mode, cells, rng.randbytes(cells[0] * cells[1] * channels))
+    patches = patches.resize((width, height), Image.Resampling.BILINEAR)
+    offset = rng.randrange(len(_NOISE) - width * height * channels)
+    grain = Image.frombytes(mode, (width, height), _NOISE[offset : offset + width * height * channels])
+    return Image.blend(patches, grain, rng.uniform(0.05, 0.4))
+
+
+@dataclass(frozen=True)
+class Photo:
+    description: str
+    data: bytes
+
+
+def photo_corpus(count: int, seed: int) -> Iterator[Photo]:
+    """`count` genuine-looking photos of varied formats, encoder settings and sizes, the same for the same seed.
+
+    Sizes run from 100x100 to 1500x1000, most of them small (area spread evenly on a log scale,
+    one in sixteen from the large end) so that thousands encode in seconds.
+    """
+    rng = random.Random(seed)  # noqa: S311 - test pictures, not secrets
+    for _ in range(count):
+        low, high = (2e5, 1.5e6) if rng.random() < 1 / 16 else (1e4, 2e5)
+        area = math.exp(rng.uniform(math.log(low), math.log(high)))
+        aspect = rng.uniform(2 / 3, 3 / 2)
+        width = min(1500, max(100, round(math.sqrt(area * aspect))))
+        height = min(1000, max(100, round(area / width)))
+        kind = rng.random()
+        if kind < 0.55:
+            options: dict[str, object] = {"quality": rng.randint(50, 98), "progressive": rng.random() < 0.4}
+            if rng.random() < 0.5:
+                options["optimize"] = True
+            fmt, alpha = "JPEG", False
+        elif kind < 0.75:
+            fmt, alpha, options = "PNG", rng.random() < 0.4, {"compress_level": rng.choice([1, 6])}
+        elif kind < 0.9:
+            fmt, alpha, options = "WEBP", rng.random() < 0.3, {"quality": rng.randint(50, 95), "method": 0}
+        else:
+            fmt, alpha, options = "WEBP", rng.random() < 0.3, {"lossless": True, "quality": 0, "method": 0}
+        described = " ".join(f"{key}={value}" for key, value in options.items())
+        mode = "RGBA" if alpha else "RGB"
+        picture = noisy_photo(rng, width, height, alpha=alpha)
+        yield Photo(f"{width}x{height} {mode} {fmt} {described}", encode(picture, fmt, **options))
+
+
+# Files hiding markup (or spelling text by chance) where an image format has room for it: spliced
+# into genuine files, so that Pillow still reads them.
+
+MARKUP = b'<svg onload="alert(document.cookie)"></svg>'
+
+
+def jpeg_with_segment(data: bytes, marker: int, payload: bytes, *, before_scan: int = 0) -> bytes:
+    """The JPEG with a segment added just before its start-of-scan number `before_scan` (0: the first)."""
+    position = -1
+    for _ in range(before_scan + 1):
+        position = data.index(b"\xff\xda", position + 1)
+    segment = bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+    return data[:position] + segment + data[position:]
+
+
+def jpeg_scan_spelling(data: bytes, text: bytes, *, start: int = 0) -> bytes:
+    """The JPEG with `text` written over compressed bytes of the first scan after `start`.
+
+    It lands where no 0xFF is near, so the file's markers stay as they were: libjpeg decodes
+    the blocks there wrongly, as it would a bit flipped on a disk.
+    """
+    scan = data.index(b"\xff\xda", start)
+    scan += 2 + int.from_bytes(data[scan + 2 : scan + 4], "big")
+    next_marker = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]").search(data, scan)
+    assert next_marker is not None
+    end = next_marker.start()
+    position = (scan + end) // 2
+    while b"\xff" in data[position - 1 : position + len(text) + 1]:
+        position += 1
+    assert position + len(text) < end
+    return data[:position] + text + data[position + len(text) :]
+
+
+def exif_with_thumbnail(thumbnail: bytes) -> bytes:
+    """An APP1 EXIF payload that carries a JPEG thumbnail, as cameras write (the TIFF structure cut to a minimum)."""
+    return b"Exif\0\0" + b"MM\0*\0\0\0\x08" + b"\0\0" + b"\0\0\0\0" + thumbnail
+
+
+def png_with_chunk(data: bytes, kind: bytes, body: bytes, *, after_pixels: bool = False) -> bytes:
+    """The PNG with a chunk added after its header, or just before IEND."""
+    position = data.index(b"IEND") - 4 if after_pixels else 8 + 25
+    return data[:position] + _png_chunk(kind, body) + data[position:]
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_spelling(text: bytes, width: int = 64, height: int = 64) -> bytes:
+    """A grey PNG whose first row of pixels spells `text`, stored uncompressed (deflate's stored blocks)."""
+    row = text + bytes(width - len(text))
+    rows = b"".join(b"\x00" + (row if y == 0 else bytes([128]) * width) for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(rows, 0)
+    return _PNG_SIGNATURE + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+
+
+def gif_with_extension(data: bytes, label: int, payload: bytes, *, header: bytes = b"") -> bytes:
+    """The GIF with an extension block before its first image or extension.
+
+    The block is the extension's own header (a sub-block of its own, if any), then the payload
+    cut into sub-blocks of 255 bytes, as encoders write it.
+    """
+    flags = data[10]
+    position = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    pieces = [payload[start : start + 255] for start in range(0, len(payload), 255)]
+    if header:
+        pieces.insert(0, header)
+    blocks = b"".join(bytes([len(piece)]) + piece for piece in pieces) + b"\0"
+    return data[:position] + bytes([0x21, label]) + blocks + data[position:]
+
+
+def webp_with_chunk(data: bytes, kind: bytes, body: bytes) -> bytes:
+    """The WebP with a chunk added at the end of its RIFF, whose length is raised to match."""
+    chunk = kind + struct.pack("<I", len(body)) + body + b"\0" * (len(body) & 1)
+    riff_end = 8 + struct.unpack("<I", data[4:8])[0]
+    grown = data[:riff_end] + chunk + data[riff_end:]
+    return grown[:4] + struct.pack("<I", riff_end - 8 + len(chunk)) + grown[8:]
