@@ -286,6 +286,24 @@ WORK_MAX_ATTEMPTS = int(os.environ.get("WORK_MAX_ATTEMPTS", "5"))
 # https://devcenter.heroku.com/articles/dyno-types
 WORKER_MAX_RSS_MB = int(os.environ.get("WORKER_MAX_RSS_MB", "160"))
 
+# --- When Redis misbehaves, and /healthz ------------------------------------------------
+
+# Workers and the clock wait this long at most between tries while Redis errs (full, hung,
+# unreachable), 1 s doubling: long enough not to hammer a struggling Redis, short enough that
+# work resumes within half a minute of it recovering (media_tasks/workers.py).
+# https://devcenter.heroku.com/articles/heroku-redis-maintenance
+REDIS_RETRY_MAX_SECONDS = float(os.environ.get("REDIS_RETRY_MAX_SECONDS", "30"))
+# An idle rq worker renews its heartbeat only when its blocking wait (worker_ttl - 15 s) ends:
+# 45 s here instead of rq's 405 s, so /healthz can tell an idle worker from a dead one.
+# https://python-rq.org/docs/workers/#worker-ttl
+WORKER_TTL_SECONDS = int(os.environ.get("WORKER_TTL_SECONDS", "60"))
+# /healthz answers 503 when no worker has sent a heartbeat for this long (two idle beats).
+HEALTH_WORKER_MAX_AGE_SECONDS = float(os.environ.get("HEALTH_WORKER_MAX_AGE_SECONDS", "90"))
+# ... or when a job has waited this long for a worker (a big bulk reprocess may need more).
+HEALTH_QUEUE_LATENCY_MAX_SECONDS = float(os.environ.get("HEALTH_QUEUE_LATENCY_MAX_SECONDS", "300"))
+# ... or when the clock has not ticked for this long (it ticks at least every 15 s).
+HEALTH_CLOCK_MAX_AGE_SECONDS = float(os.environ.get("HEALTH_CLOCK_MAX_AGE_SECONDS", "60"))
+
 # --- The demo app -----------------------------------------------------------------------
 
 # (requests, seconds) allowed per client IP (per user for uploads) on the public forms, counted
