@@ -69,10 +69,21 @@ class OutgoingEmailAdmin(RefuseNulInFilters):
     list_filter = ["status"]
     search_fields = ["to", "subject"]
     readonly_fields = [
-        *("user", "to", "subject", "body", "status", "attempts", "last_error"),
+        *("user", "to", "subject", "body", "status", "attempts", "unconfirmed_sends", "last_error"),
         *("claimed_at", "created_at", "updated_at", "sent_at"),
     ]
     exclude = ["claim_token"]
+    actions = ["send_again"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.action(description="Send again (failed or unconfirmed emails)")
+    def send_again(self, request: HttpRequest, queryset: QuerySet[OutgoingEmail]) -> None:
+        results = [services.email_send_again(email=email) for email in queryset]
+        self.message_user(request, f"Queued {sum(results)} emails to be sent again.", messages.SUCCESS)
+        if not all(results):
+            skipped = results.count(False)
+            self.message_user(
+                request, f"Skipped {skipped}: only failed or unconfirmed emails are sent again.", messages.WARNING
+            )

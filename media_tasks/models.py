@@ -123,6 +123,8 @@ class OutgoingEmail(WorkItem):
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        # Handed over twice without the server confirming either: it may have been delivered.
+        UNCONFIRMED = "unconfirmed", "Maybe sent (unconfirmed)"
 
     user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails")
     to = models.EmailField()
@@ -131,6 +133,12 @@ class OutgoingEmail(WorkItem):
     html_body = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # db_default: the code still running during a release inserts rows without this column.
+    unconfirmed_sends = models.PositiveSmallIntegerField(
+        default=0,
+        db_default=0,
+        help_text="Attempts whose message the SMTP server took but never confirmed: each may have delivered it.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

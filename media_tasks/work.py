@@ -3,6 +3,11 @@
 Every kind of background work is a row with a status (media_tasks.models.WorkItem). rq is the
 fast path that runs it; the rows are the record. A job that dies (SIGKILL, Redis outage, a
 dyno restart) leaves its row pending or claimed, and the sweeper queues it again.
+
+A row given up for good (out of attempts, or refused for good) ends its rq job in rq's failed
+registry, marked as parked there. That is what the dashboard's Requeue and Requeue All act on,
+and a run of a parked job that was requeued from there resets its row and tries it afresh
+(see _requeued_by_hand for the rule).
 """
 
 from __future__ import annotations
@@ -10,14 +15,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 from redis.exceptions import RedisError
-from rq import Queue, Retry
+from rq import Queue, Retry, get_current_job
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
@@ -27,18 +34,24 @@ from media_tasks.models import Image, OutgoingEmail, WorkItem
 
 logger = logging.getLogger(__name__)
 
-# Transient failures are retried by rq with backoff (the worker runs the scheduler that
-# delays them); a row whose attempts run out is marked failed by the sweeper.
+# Failed jobs stay in the dashboard, requeueable, for a week, then Redis forgets them: longer
+# than any retry schedule (emails' spans about 10 h), so a weekend's outage can still be
+# requeued on Monday. A scheduled retry is a job hash of about a kilobyte and no expiry while it
+# waits, so even thousands of emails waiting out an outage fit Heroku Redis mini's 25 MB.
 # https://python-rq.org/docs/exceptions/#retrying-failed-jobs
-RETRY = Retry(max=4, interval=[5, 20, 60, 180])
-# Failed jobs stay inspectable in the dashboard for a week, then Redis forgets them.
 FAILURE_TTL = 7 * 24 * 3600
 RESULT_TTL = 3600
 # A retry this late past its time has no scheduler to move it (see _unstick_registries).
 SCHEDULER_GRACE_SECONDS = 30
+# In a parked job's meta: its row was given up for good while the job sat in the failed registry.
+PARKED = "parked_when_given_up"
 
 
-@dataclass(frozen=True)
+class GaveUp(Exception):
+    """Raised by a run that gave its row up for good, so rq files the job as failed, where Requeue is."""
+
+
+@dataclass(frozen=True, eq=False)
 class WorkKind:
     model: type[WorkItem]
     job: str
@@ -46,14 +59,65 @@ class WorkKind:
     pending: str
     in_progress: str
     failed: str
+    # Setting naming the seconds to wait before each retry; read at every use, so a test may
+    # shorten it.
+    schedule_setting: str
+    # Setting naming the attempts before the row is given up; None: one more than the waits.
+    attempts_setting: str | None = None
+    # Statuses besides `failed` that mean given up for good.
+    also_given_up: tuple[str, ...] = ()
+    # Fields a reset (Requeue, the admin's actions) sets besides status, attempts and claim.
+    reset_fields: Mapping[str, Any] = field(default_factory=dict)
 
     def job_id(self, pk: int) -> str:
         # One rq job id per row: the sweeper can see whether the row's job is still alive.
         return f"{self.model._meta.model_name}-{pk}"
 
+    @property
+    def given_up(self) -> tuple[str, ...]:
+        return (self.failed, *self.also_given_up)
 
-THUMBNAILS = WorkKind(Image, "media_tasks.jobs.make_thumbnails", "default", "pending", "processing", "failed")
-EMAILS = WorkKind(OutgoingEmail, "media_tasks.jobs.send_email", "high", "pending", "sending", "failed")
+    def max_attempts(self) -> int:
+        if self.attempts_setting is not None:
+            return int(getattr(settings, self.attempts_setting))
+        return len(getattr(settings, self.schedule_setting)) + 1
+
+    def retry_waits(self) -> list[int]:
+        """The wait before each retry: one fewer than the attempts, the schedule's last repeated if short."""
+        schedule = [int(seconds) for seconds in getattr(settings, self.schedule_setting)] or [0]
+        retries = max(self.max_attempts() - 1, 0)
+        return (schedule + schedule[-1:] * retries)[:retries]
+
+    def retry(self, attempts_done: int = 0) -> Retry | None:
+        """rq's Retry for a job whose row has had `attempts_done` attempts: the rest of the schedule."""
+        waits = self.retry_waits()[attempts_done:]
+        # rq takes the wait for a retry from the end of the list by the retries left, so the
+        # first retry of this job waits waits[0].
+        return Retry(max=len(waits), interval=waits) if waits else None
+
+
+THUMBNAILS = WorkKind(
+    Image,
+    "media_tasks.jobs.make_thumbnails",
+    "default",
+    "pending",
+    "processing",
+    "failed",
+    schedule_setting="WORK_RETRY_SCHEDULE",
+    attempts_setting="WORK_MAX_ATTEMPTS",
+    reset_fields={"failure_reason": ""},
+)
+EMAILS = WorkKind(
+    OutgoingEmail,
+    "media_tasks.jobs.send_email",
+    "high",
+    "pending",
+    "sending",
+    "failed",
+    schedule_setting="EMAIL_RETRY_SCHEDULE",
+    also_given_up=("unconfirmed",),
+    reset_fields={"unconfirmed_sends": 0},
+)
 KINDS = (EMAILS, THUMBNAILS)
 
 
@@ -61,48 +125,156 @@ def lease() -> timedelta:
     return timedelta(seconds=settings.WORK_CLAIM_LEASE_SECONDS)
 
 
-def enqueue(kind: WorkKind, pk: int) -> bool:
+def enqueue(kind: WorkKind, pk: int, *, attempts_done: int = 0) -> bool:
     """Queue the row's job now; if Redis is unreachable the row waits for the sweeper.
 
     Called once the row is committed (from transaction.on_commit, or by the sweeper), so it
     enqueues at once: django-rq's own on-commit deferral must not postpone it a second time.
+    The job gets the retries the row has left (the sweeper queues rows part-way through).
     """
+    job_id = kind.job_id(pk)
     try:
-        queues.get_queue(kind.queue).enqueue(
-            kind.job, pk, job_id=kind.job_id(pk), retry=RETRY, failure_ttl=FAILURE_TTL, result_ttl=RESULT_TTL
+        queue = queues.get_queue(kind.queue)
+        # A row queued afresh (reset in the admin) no longer belongs in the dashboard's failed list.
+        queue.failed_job_registry.remove(job_id)
+        queue.enqueue(
+            kind.job,
+            pk,
+            job_id=job_id,
+            retry=kind.retry(attempts_done),
+            failure_ttl=FAILURE_TTL,
+            result_ttl=RESULT_TTL,
         )
     except RedisError as error:
-        logger.warning("could not queue %s; the sweeper will queue it later: %s", kind.job_id(pk), error)
+        logger.warning("could not queue %s; the sweeper will queue it later: %s", job_id, error)
         return False
     return True
 
 
 def claim(kind: WorkKind, pk: int) -> str | None:
-    """Take the row for this run, or return None if it is done or another run holds it."""
+    """Take the row for this run, or return None if it is done or another run holds it.
+
+    A run requeued by hand from rq's failed registry first resets its given-up row.
+    """
+    token = _claim(kind, pk)
+    if token is None and _requeued_by_hand(kind, pk):
+        token = _claim(kind, pk)
+    return token
+
+
+def _claim(kind: WorkKind, pk: int) -> str | None:
     token = secrets.token_hex(16)
     now = timezone.now()
     claimable = Q(status=kind.pending) | Q(status=kind.in_progress, claimed_at__lt=now - lease())
     claimed = (
         kind.model.objects.filter(claimable, pk=pk)
-        .exclude(attempts__gte=settings.WORK_MAX_ATTEMPTS)
+        .exclude(attempts__gte=kind.max_attempts())
         .update(status=kind.in_progress, claim_token=token, claimed_at=now, attempts=F("attempts") + 1, updated_at=now)
     )
     return token if claimed else None
 
 
-def release(kind: WorkKind, pk: int, token: str, error: BaseException) -> None:
-    """Give the row back after a transient failure or a shutdown, so the retry can claim it."""
+def _requeued_by_hand(kind: WorkKind, pk: int) -> bool:
+    """Whether this run is an operator's requeue of a given-up row; if so the row is reset.
+
+    The rule: the row is given up, the running job is the row's own (not a copy under another
+    id), it was parked in rq's failed registry when the row was given up (PARKED in its meta),
+    and it is no longer there. Giving up parks the job with no retries left and nothing else
+    queues a given-up row (the sweeper takes pending and claimed rows only), so the only way
+    out of the failed registry into a worker is a requeue: the dashboard's Requeue or Requeue
+    All, or `rq requeue`. A stale duplicate finds the row given up and either no PARKED mark (a
+    job that finished, or a copy under another id) or its job still parked, and does nothing.
+    """
+    job = get_current_job()
+    if job is None or job.id != kind.job_id(pk) or not job.meta.get(PARKED):
+        return False
+    if not kind.model.objects.filter(pk=pk, status__in=kind.given_up).exists():
+        return False
     try:
-        kind.model.objects.filter(pk=pk, claim_token=token, status=kind.in_progress).update(
+        if job.id in job.failed_job_registry:
+            return False
+    except RedisError:
+        return False
+    if not reset(kind, pk):
+        return False
+    job.meta.pop(PARKED, None)
+    with contextlib.suppress(RedisError):
+        job.save_meta()
+    # rq keeps the exhausted retry count through a requeue: give the job the whole schedule
+    # again, which rq reads from this object if the run fails.
+    retry = kind.retry()
+    job.retries_left = retry.max if retry else None
+    job.retry_intervals = retry.intervals if retry else None
+    logger.info("%s was requeued by hand; its row is reset and tried afresh", job.id)
+    return True
+
+
+def reset(kind: WorkKind, pk: int, *, statuses: tuple[str, ...] | None = None) -> bool:
+    """Put a given-up row (or one in `statuses`) back to pending with fresh attempts; the caller queues it."""
+    return bool(
+        kind.model.objects.filter(pk=pk, status__in=statuses or kind.given_up).update(
             status=kind.pending,
+            attempts=0,
+            last_error="",
             claim_token="",
             claimed_at=None,
-            last_error=_describe(error),
             updated_at=timezone.now(),
+            **kind.reset_fields,
         )
+    )
+
+
+def release(
+    kind: WorkKind,
+    pk: int,
+    token: str,
+    error: BaseException,
+    *,
+    last_error: str | None = None,
+    given_up_status: str | None = None,
+    **fields: Any,
+) -> None:
+    """Give the row back after a transient failure or a shutdown, so the retry can claim it.
+
+    On the row's last attempt it is given up instead (status `given_up_status`, by default
+    failed), and GaveUp is raised.
+    """
+    reason = last_error or _describe(error)
+    try:
+        held = kind.model.objects.filter(pk=pk, claim_token=token, status=kind.in_progress)
+        attempts = held.values_list("attempts", flat=True).first()
+        last_attempt = attempts is not None and attempts >= kind.max_attempts()
+        if not last_attempt:
+            held.update(
+                status=kind.pending,
+                claim_token="",
+                claimed_at=None,
+                last_error=reason[:2000],
+                updated_at=timezone.now(),
+                **fields,
+            )
     except Exception:
         # The database itself may be what failed; the lease expires and the sweeper takes over.
         logger.exception("could not release %s", kind.job_id(pk))
+        return
+    if last_attempt:
+        reason = f"Gave up after {attempts} attempts. Last error: {reason}"
+        give_up(kind, pk, token, reason, status=given_up_status, **fields)
+
+
+def give_up(kind: WorkKind, pk: int, token: str, reason: str, *, status: str | None = None, **fields: Any) -> NoReturn:
+    """Record that the row is given up for good and park its job in rq's failed registry (raises GaveUp)."""
+    if finish(kind, pk, token, status=status or kind.failed, last_error=reason[:2000], **fields):
+        logger.warning("%s failed for good: %s", kind.job_id(pk), reason)
+        job = get_current_job()
+        if job is not None and job.id == kind.job_id(pk):
+            # No rq retry: a retry of a given-up row would look like a requeue by hand. rq reads
+            # the count from this object when GaveUp reaches it, and files the job as failed.
+            job.retries_left = 0
+            job.meta[PARKED] = True
+            with contextlib.suppress(RedisError):
+                job.save_meta()
+    raise GaveUp(reason)
 
 
 def finish(kind: WorkKind, pk: int, token: str, **fields: object) -> bool:
@@ -154,12 +326,12 @@ def sweep(*, limit: int = 500) -> SweepReport:
             | Q(status=kind.in_progress, claimed_at__lt=now - lease())
         ).order_by("updated_at")[:limit]
         for row in stuck:
-            if row.attempts >= settings.WORK_MAX_ATTEMPTS:
+            if row.attempts >= kind.max_attempts():
                 _give_up(kind, row)
                 report.failed += 1
             elif is_job_alive(kind, row.pk):
                 report.alive += 1
-            elif enqueue(kind, row.pk):
+            elif enqueue(kind, row.pk, attempts_done=row.attempts):
                 report.requeued += 1
     if report.requeued or report.failed:
         logger.info("sweep: %s", report.as_dict())
@@ -181,14 +353,41 @@ def _unstick_registries(queue: Queue) -> None:
 
 
 def _give_up(kind: WorkKind, row: WorkItem) -> None:
+    """Give up a row its runs left out of attempts (a worker killed on the last one) and park its job."""
     reason = f"Gave up after {row.attempts} attempts. Last error: {row.last_error or 'none recorded'}"
     fields: dict[str, object] = {"status": kind.failed, "claim_token": "", "claimed_at": None}
     if kind is THUMBNAILS:
         fields["failure_reason"] = "Thumbnails could not be made after several tries; please upload it again."
-    kind.model.objects.filter(pk=row.pk, status=row.status, updated_at=row.updated_at).update(
+    given_up = kind.model.objects.filter(pk=row.pk, status=row.status, updated_at=row.updated_at).update(
         last_error=reason[:2000], updated_at=timezone.now(), **fields
     )
-    logger.warning("%s failed for good: %s", kind.job_id(row.pk), reason)
+    if given_up:
+        logger.warning("%s failed for good: %s", kind.job_id(row.pk), reason)
+        _park(kind, row.pk, reason)
+
+
+def _park(kind: WorkKind, pk: int, reason: str) -> None:
+    """Put the row's job in rq's failed registry with no retries left, making one if it is gone."""
+    queue = queues.get_queue(kind.queue)
+    job_id = kind.job_id(pk)
+    try:
+        try:
+            job = Job.fetch(job_id, connection=queue.connection, serializer=queue.serializer)
+        except NoSuchJobError:
+            job = queue.create_job(kind.job, args=[pk], job_id=job_id, failure_ttl=FAILURE_TTL, result_ttl=RESULT_TTL)
+        job.retries_left = 0
+        job.meta[PARKED] = True
+        with queue.connection.pipeline() as pipe:
+            # Out of every place a worker could take it from: a retry left scheduled must not run.
+            queue.remove(job_id, pipeline=pipe)
+            queue.scheduled_job_registry.remove(job_id, pipeline=pipe)
+            job.set_status(JobStatus.FAILED, pipeline=pipe)
+            job.save(pipeline=pipe)
+            queue.failed_job_registry.add(job, ttl=FAILURE_TTL, exc_string=f"GaveUp: {reason}", pipeline=pipe)
+            pipe.execute()
+    except RedisError as error:
+        # The row is failed all the same; the admin's actions can still reset it.
+        logger.warning("could not park %s in the failed registry: %s", job_id, error)
 
 
 def _describe(error: BaseException) -> str:

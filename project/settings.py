@@ -237,11 +237,11 @@ SILENCED_SYSTEM_CHECKS = ["security.W021"]
 # --- Email ------------------------------------------------------------------------------
 
 # Printed to the log until an SMTP server is configured, so sign-up works out of the box.
+# The SMTP backend is Django's, noting whether a failed send had already handed the message
+# over (media_tasks/mail.py).
 # https://docs.djangoproject.com/en/5.2/topics/email/#smtp-backend
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
-EMAIL_BACKEND = (
-    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
-)
+EMAIL_BACKEND = "media_tasks.mail.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
@@ -249,8 +249,16 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
 # A stuck SMTP server must not hold a worker past Heroku's shutdown window.
 # https://docs.djangoproject.com/en/5.2/ref/settings/#email-timeout
-EMAIL_TIMEOUT = 10
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT") or "10")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "webmaster@localhost")
+# Seconds before each retry of an email that could not be sent: an SMTP provider's outage lasts
+# minutes to hours, so the waits grow to hours and together span about 10 h (8 attempts); mail
+# servers themselves retry for days (RFC 5321: at least 30 minutes apart, for 4-5 days).
+# https://www.rfc-editor.org/rfc/rfc5321#section-4.5.4.1
+EMAIL_RETRY_SCHEDULE = tuple(
+    int(seconds)
+    for seconds in (os.environ.get("EMAIL_RETRY_SCHEDULE") or "30,120,600,1800,3600,10800,21600").split(",")
+)
 
 # --- Background jobs --------------------------------------------------------------------
 
@@ -277,8 +285,13 @@ RQ_SHOW_ADMIN_LINK = True
 WORK_CLAIM_LEASE_SECONDS = int(os.environ.get("WORK_CLAIM_LEASE_SECONDS", "60"))
 # A row still pending this long with no live job (e.g. queued while Redis was down) is re-queued.
 WORK_STALE_SECONDS = int(os.environ.get("WORK_STALE_SECONDS", "30"))
-# After this many attempts a row is marked failed instead of tried again.
+# After this many attempts an image is marked failed instead of tried again (emails: one more
+# than EMAIL_RETRY_SCHEDULE has waits).
 WORK_MAX_ATTEMPTS = int(os.environ.get("WORK_MAX_ATTEMPTS", "5"))
+# Seconds before each retry of an image's thumbnails: storage or database hiccups pass in
+# seconds to minutes, and the owner is watching the gallery.
+# https://python-rq.org/docs/exceptions/#retrying-failed-jobs
+WORK_RETRY_SCHEDULE = (5, 20, 60, 180)
 # A Procfile worker (media_tasks.workers.InProcessWorker) that has grown past this after a job
 # exits and rqworker-pool starts a fresh one: two must fit a 512 MB dyno beside their parent.
 # Measured: 58 MiB idle, 115 MiB at most over four 50 MP jobs in a row (docs/performance.md),
