@@ -1,0 +1,343 @@
+"""Email delivery through SMTP trouble, and the operator's remedies, with the Procfile's worker.
+
+Real worker processes (started as the Procfile starts them) send to a real SMTP server
+(tests/support/smtp.py) that goes down and comes back, or answers DATA late. Time is
+compressed through settings: EMAIL_RETRY_SCHEDULE in seconds instead of minutes and hours,
+EMAIL_TIMEOUT of 2 s instead of 10.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import django_rq
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django_rq.settings import get_queues_map
+
+from media_tasks import services, work
+from media_tasks.models import Image, OutgoingEmail, User
+from project.redis_config import SERIALIZER
+from tests.support.processes import Process, procfile_command, wait_until
+from tests.test_admin import stored_failed_image
+
+DASHBOARD = "/admin/django_rq/dashboard/"
+SITE = "https://example.herokuapp.com/"
+# The default schedule's shape (each wait longer than the last), in seconds instead of hours.
+FAST_SCHEDULE = (1, 2, 4, 8, 16, 32, 64)
+
+
+def schedule_env(schedule: tuple[int, ...]) -> dict[str, str]:
+    return {"EMAIL_RETRY_SCHEDULE": ",".join(map(str, schedule))}
+
+
+@pytest.fixture
+def fast_schedule(settings) -> dict[str, str]:
+    # The process that queues an email builds its rq Retry; the worker counts the attempts.
+    settings.EMAIL_RETRY_SCHEDULE = FAST_SCHEDULE
+    return schedule_env(FAST_SCHEDULE)
+
+
+@pytest.fixture
+def start_worker(worker_env, fast_schedule) -> Iterator:
+    started: list[Process] = []
+
+    def start(*, extra_env: dict[str, str] | None = None, burst: bool = False) -> Process:
+        argv = procfile_command("worker") + (["--burst"] if burst else [])
+        process = Process(argv, {**worker_env, **fast_schedule, **(extra_env or {})})
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def superuser(django_user_model) -> User:
+    return django_user_model.objects.create_superuser(email="root@example.com", password="root-long-passphrase-1")
+
+
+def queue_confirmations(django_user_model, count: int) -> list[OutgoingEmail]:
+    users = [
+        django_user_model.objects.create_user(email=f"person{n}@example.com", password="a-long-passphrase-42")
+        for n in range(count)
+    ]
+    return [services.email_queue_confirmation(user=user, site_url=SITE) for user in users]
+
+
+def rows(emails: list[OutgoingEmail]) -> list[OutgoingEmail]:
+    return list(OutgoingEmail.objects.filter(pk__in=[email.pk for email in emails]).order_by("pk"))
+
+
+def queue_index(name: str) -> int:
+    """The queue's number in the dashboard's URLs."""
+    return get_queues_map()[name]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_emails_sent_during_an_smtp_outage_are_delivered_once_when_it_returns(
+    django_user_model, smtp_server, start_worker
+):
+    smtp_server.stop()
+    emails = queue_confirmations(django_user_model, 5)
+    start_worker(extra_env=smtp_server.env)
+
+    # Five attempts fall inside the outage: with the old schedule (5 in all) that was the end.
+    wait_until(
+        lambda: all(row.attempts >= 5 for row in rows(emails)), 120, "five attempts each during the outage", every=0.5
+    )
+    during = rows(emails)
+    assert {row.status for row in during} <= {OutgoingEmail.Status.PENDING, OutgoingEmail.Status.SENDING}
+    assert all("ConnectionRefusedError" in row.last_error for row in during if row.status == "pending")
+    smtp_server.start()
+    back = time.monotonic()
+
+    wait_until(
+        lambda: all(row.status == OutgoingEmail.Status.SENT for row in rows(emails)), 180, "every email sent", every=0.5
+    )
+    delivered_after = time.monotonic() - back
+
+    sent = rows(emails)
+    assert set(smtp_server.copies("Message-ID").values()) == {1}
+    assert smtp_server.copies("To") == {f"person{n}@example.com": 1 for n in range(5)}
+    assert not OutgoingEmail.objects.filter(status=OutgoingEmail.Status.FAILED).exists()
+    attempts = sorted(row.attempts for row in sent)
+    print(f"\noutage: attempts per email {attempts}; all delivered {delivered_after:.1f} s after SMTP returned")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_server_that_never_confirms_in_time_gets_at_most_two_copies_and_the_row_says_so(
+    django_user_model, smtp_server, start_worker
+):
+    smtp_server.delay_data_reply(8)
+    [email] = queue_confirmations(django_user_model, 1)
+    start_worker(extra_env={**smtp_server.env, "EMAIL_TIMEOUT": "2"})
+
+    wait_until(lambda: rows([email])[0].status == OutgoingEmail.Status.UNCONFIRMED, 120, "the email to end unconfirmed")
+
+    row = rows([email])[0]
+    assert smtp_server.copies("To") == {"person0@example.com": 2}
+    assert len(smtp_server.copies("Message-ID")) == 1  # both copies are the same message
+    assert (row.attempts, row.unconfirmed_sends) == (2, 2)
+    assert "did not confirm delivery within 2 s" in row.last_error
+    assert "may have delivered it" in row.last_error
+    queue = django_rq.get_queue("high")
+    assert work.EMAILS.job_id(email.pk) in queue.failed_job_registry.get_job_ids()  # Requeue would send it again
+    assert len(queue.scheduled_job_registry) == 0 and queue.count == 0  # and nothing else will
+    print(f"\nslow server: {len(smtp_server.messages)} copies; row: {row.get_status_display()}: {row.last_error}")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_an_unconfirmed_send_is_tried_once_more_and_a_confirmed_retry_marks_it_sent(
+    django_user_model, smtp_server, start_worker
+):
+    smtp_server.delay_data_reply(8)
+    [email] = queue_confirmations(django_user_model, 1)
+    start_worker(extra_env={**smtp_server.env, "EMAIL_TIMEOUT": "2"})
+    wait_until(lambda: rows([email])[0].unconfirmed_sends == 1, 60, "the first send to go unconfirmed")
+    smtp_server.delay_data_reply(0)
+
+    wait_until(lambda: rows([email])[0].status == OutgoingEmail.Status.SENT, 60, "the retry to be confirmed")
+
+    row = rows([email])[0]
+    assert smtp_server.copies("To") == {"person0@example.com": 2}
+    assert len(smtp_server.copies("Message-ID")) == 1
+    assert "may have delivered it too" in row.last_error
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_timeouts_before_the_message_is_handed_over_are_ordinary_retries(django_user_model, start_worker):
+    import socket
+
+    # A server that accepts connections and never greets: the wait times out while connecting.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        [email] = queue_confirmations(django_user_model, 1)
+        start_worker(extra_env={"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(port), "EMAIL_TIMEOUT": "1"})
+
+        wait_until(lambda: rows([email])[0].attempts >= 3, 60, "three attempts")
+
+    row = rows([email])[0]
+    assert row.unconfirmed_sends == 0
+    assert row.status in {OutgoingEmail.Status.PENDING, OutgoingEmail.Status.SENDING}
+    assert "may have delivered" not in row.last_error
+
+
+def fail_for_good_while_smtp_is_down(emails: list[OutgoingEmail], start_worker, smtp_server) -> None:
+    """Run out every email's attempts (3 here) against a stopped SMTP server: the issue's failed rows."""
+    worker = start_worker(extra_env={**smtp_server.env, **schedule_env((1, 1))})
+    wait_until(lambda: all(row.status == OutgoingEmail.Status.FAILED for row in rows(emails)), 60, "the emails to fail")
+    worker.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_send_again_in_the_admin_delivers_a_failed_email(
+    client, superuser, django_user_model, settings, smtp_server, start_worker
+):
+    settings.EMAIL_RETRY_SCHEDULE = (1, 1)
+    smtp_server.stop()
+    [email] = queue_confirmations(django_user_model, 1)
+    fail_for_good_while_smtp_is_down([email], start_worker, smtp_server)
+    assert "Gave up after 3 attempts" in rows([email])[0].last_error
+    smtp_server.start()
+    client.force_login(superuser)
+
+    response = client.post(
+        reverse("admin:media_tasks_outgoingemail_changelist"),
+        {"action": "send_again", "_selected_action": [email.pk]},
+        follow=True,
+    )
+    start_worker(extra_env=smtp_server.env)
+
+    assert "Queued 1 emails to be sent again." in response.content.decode()
+    wait_until(lambda: rows([email])[0].status == OutgoingEmail.Status.SENT, 60, "the email to be sent")
+    assert smtp_server.copies("To") == {"person0@example.com": 1}
+    assert rows([email])[0].attempts == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_requeue_all_in_the_dashboard_delivers_the_emails_an_outage_failed(
+    client, superuser, django_user_model, settings, smtp_server, start_worker
+):
+    settings.EMAIL_RETRY_SCHEDULE = (1, 1)
+    smtp_server.stop()
+    emails = queue_confirmations(django_user_model, 3)
+    fail_for_good_while_smtp_is_down(emails, start_worker, smtp_server)
+    high = django_rq.get_queue("high")
+    assert sorted(high.failed_job_registry.get_job_ids()) == sorted(work.EMAILS.job_id(e.pk) for e in emails)
+    smtp_server.start()
+    client.force_login(superuser)
+
+    response = client.post(f"{DASHBOARD}queues/{queue_index('high')}/requeue-all/")
+    start_worker(extra_env=smtp_server.env)
+
+    assert response.status_code == 302
+    wait_until(
+        lambda: all(row.status == OutgoingEmail.Status.SENT for row in rows(emails)), 60, "every email to be sent"
+    )
+    assert smtp_server.copies("To") == {f"person{n}@example.com": 1 for n in range(3)}
+    assert [row.attempts for row in rows(emails)] == [1, 1, 1]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_requeue_in_the_dashboard_sends_an_email_the_server_refused_once_fixed(
+    client, superuser, django_user_model, smtp_server, start_worker
+):
+    smtp_server.refuse("person0@example.com")
+    [email] = queue_confirmations(django_user_model, 1)
+    assert start_worker(extra_env=smtp_server.env, burst=True).wait(60) == 0
+    assert rows([email])[0].status == OutgoingEmail.Status.FAILED
+    smtp_server._collector.refused.clear()  # the operator fixed the mailbox
+    client.force_login(superuser)
+
+    job_id = work.EMAILS.job_id(email.pk)
+    response = client.post(f"{DASHBOARD}queues/{queue_index('high')}/{job_id}/requeue/", {"requeue": "Requeue"})
+    assert start_worker(extra_env=smtp_server.env, burst=True).wait(60) == 0
+
+    assert response.status_code == 302
+    row = rows([email])[0]
+    assert (row.status, row.attempts) == (OutgoingEmail.Status.SENT, 1)
+    assert smtp_server.copies("To") == {"person0@example.com": 1}
+
+
+def image_out_of_attempts(owner: User, settings) -> Image:
+    """An image whose worker died on its last attempt, given up by the sweeper."""
+    image = stored_failed_image(owner, "given-up.jpg")
+    Image.objects.filter(pk=image.pk).update(
+        status=Image.Status.PENDING, attempts=settings.WORK_MAX_ATTEMPTS, last_error="OSError: disk on fire"
+    )
+    settings.WORK_STALE_SECONDS = 0
+    work.sweep()
+    image.refresh_from_db()
+    assert image.status == Image.Status.FAILED
+    return image
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_requeue_in_the_dashboard_makes_the_thumbnails_of_a_given_up_image(
+    client, superuser, user, settings, start_worker
+):
+    image = image_out_of_attempts(user, settings)
+    job_id = work.THUMBNAILS.job_id(image.pk)
+    assert job_id in django_rq.get_queue("default").failed_job_registry.get_job_ids()
+    client.force_login(superuser)
+
+    response = client.post(f"{DASHBOARD}queues/{queue_index('default')}/{job_id}/requeue/", {"requeue": "Requeue"})
+    assert start_worker(burst=True).wait(60) == 0
+
+    assert response.status_code == 302
+    image.refresh_from_db()
+    assert (image.status, image.attempts, image.thumbnails.count()) == (Image.Status.READY, 1, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_make_thumbnails_again_in_the_admin_still_makes_them(client, superuser, user, start_worker):
+    image = stored_failed_image(user)
+    client.force_login(superuser)
+
+    client.post(reverse("admin:media_tasks_image_changelist"), {"action": "reprocess", "_selected_action": [image.pk]})
+    assert start_worker(burst=True).wait(60) == 0
+
+    image.refresh_from_db()
+    assert (image.status, image.attempts, image.thumbnails.count()) == (Image.Status.READY, 1, 3)
+
+
+# --- The rule that tells a requeue by hand from a stale duplicate (in-process worker) ------
+
+
+def run_high_queue() -> None:
+    worker = django_rq.get_worker("high", worker_class="rq.SimpleWorker", serializer=SERIALIZER)
+    worker.work(burst=True)
+
+
+@pytest.fixture
+def given_up_email(django_user_model, settings, django_capture_on_commit_callbacks) -> OutgoingEmail:
+    """An email whose worker died on its last attempt, given up by the sweeper: its job is parked."""
+    [email] = queue_confirmations(django_user_model, 1)
+    django_rq.get_queue("high").empty()
+    OutgoingEmail.objects.filter(pk=email.pk).update(attempts=work.EMAILS.max_attempts(), last_error="OSError: x")
+    settings.WORK_STALE_SECONDS = 0
+    work.sweep()
+    email.refresh_from_db()
+    assert email.status == OutgoingEmail.Status.FAILED
+    return email
+
+
+@pytest.mark.django_db
+def test_a_stale_copy_of_a_given_up_emails_job_does_not_send_it(given_up_email):
+    queue = django_rq.get_queue("high", commit_mode="auto")
+    job_id = work.EMAILS.job_id(given_up_email.pk)
+    queue.enqueue(work.EMAILS.job, given_up_email.pk, job_id="a-copy")  # under another id
+    queue.connection.rpush(queue.key, job_id)  # its own id, but the job is still parked
+
+    run_high_queue()
+
+    given_up_email.refresh_from_db()
+    assert given_up_email.status == OutgoingEmail.Status.FAILED
+    assert mail.outbox == []
+
+
+@pytest.mark.django_db
+def test_a_given_up_emails_job_requeued_from_the_failed_registry_sends_it(given_up_email):
+    queue = django_rq.get_queue("high")
+    queue.failed_job_registry.requeue(work.EMAILS.job_id(given_up_email.pk))
+
+    run_high_queue()
+
+    given_up_email.refresh_from_db()
+    assert (given_up_email.status, given_up_email.attempts) == (OutgoingEmail.Status.SENT, 1)
+    assert len(mail.outbox) == 1
