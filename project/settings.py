@@ -124,14 +124,16 @@ TEMPLATES = [
 WSGI_APPLICATION = "project.wsgi.application"
 
 # A SQLite file when DATABASE_URL is unset; on Heroku, Postgres with persistent
-# connections that are health-checked before reuse, over TLS.
+# connections that are health-checked before reuse, over TLS. Heroku CI sets CI beside DYNO,
+# and its in-dyno Postgres has no TLS.
 # https://github.com/jazzband/dj-database-url#usage
+# https://devcenter.heroku.com/articles/heroku-ci-in-dyno-databases
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=600,
         conn_health_checks=True,
-        ssl_require=env_bool("DATABASE_SSL_REQUIRE", "DYNO" in os.environ),
+        ssl_require=env_bool("DATABASE_SSL_REQUIRE", "DYNO" in os.environ and "CI" not in os.environ),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 
 def settings_env(**overrides: str) -> dict[str, str]:
     """The environment of a fresh deploy: none of the project's variables, no local .env."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_")) and k != "CI"}
     return {**env, "DJANGO_ENV_FILE": os.devnull, **overrides}
 
 
@@ -71,6 +71,16 @@ def test_database_url_selects_postgres_with_persistent_health_checked_connection
     result = run_manage("shell", "--no-imports", "-c", code, env=env)
 
     assert result.stdout.split() == ["django.db.backends.postgresql", "600", "True", "require"]
+
+
+def test_heroku_ci_reaches_its_in_dyno_postgres_without_tls():
+    code = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'].get('sslmode'))"
+    env = settings_env(
+        DJANGO_SECRET_KEY="x" * 50, DATABASE_URL="postgres://u:p@localhost:5432/ci", DYNO="run.1", CI="true"
+    )
+    result = run_manage("shell", "--no-imports", "-c", code, env=env)
+
+    assert result.stdout.split() == ["None"], result.stdout + result.stderr
 
 
 def test_a_local_env_file_fills_in_what_the_environment_does_not_set(tmp_path):
