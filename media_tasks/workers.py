@@ -250,6 +250,8 @@ class RidesOutRedisErrors:
         # rq's scheduler process (it moves retries to their queue when due) exits on any Redis
         # error, and rq starts it again only at its 10-minute maintenance: start it at once.
         worker: Any = self
+        if worker._stop_requested:
+            return  # a dyno stop signals the scheduler too; a new one would outlive its worker
         scheduler = worker.scheduler
         if scheduler is not None and scheduler._process is not None and not scheduler._process.is_alive():
             worker.log.info("Worker %s: its scheduler process has stopped; starting it again", worker.name)
