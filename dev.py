@@ -82,7 +82,7 @@ def run_site() -> int:
         commands = {
             "web": [*manage, "runserver", f"127.0.0.1:{WEB_PORT}"],
             "worker": [*manage, "rqworker", "high", "default", "low", "--with-scheduler"],
-            "clock": [*manage, "rqcron", "media_tasks.schedule"],
+            "clock": [*manage, "rqcron", "background.schedule"],
         }
         for name, command in commands.items():
             processes.append((name, start(name, command, env)))

@@ -51,7 +51,7 @@ STOCK_WORKER_COMMAND = ["manage.py", "rqworker", *QUEUES]
 FOREIGN_VARIABLES = ("AWS_STORAGE_BUCKET_NAME", "BUCKETEER_BUCKET_NAME", "MEDIA_STORAGE", "DYNO")
 SYSTEM_REDIS_PORT = 6379
 # The code the figures describe; hashes tie a result to a version of it and catch edits mid-run.
-MEASURED_CODE = ("media_tasks", "project")
+MEASURED_CODE = ("media_tasks", "background", "files", "web", "accounts", "project")
 MAIN_SUSPECT = "media_tasks/thumbnails.py"
 
 
@@ -156,7 +156,7 @@ def setup_django(env: dict[str, str]) -> None:
     django.setup()
     from django.core.files.storage import storages
 
-    from media_tasks.storage import DatabaseStorage
+    from files.storage import DatabaseStorage
 
     # Originals and thumbnails in the database, as the workers' figures assume.
     if not isinstance(storages["default"], DatabaseStorage):
@@ -221,7 +221,7 @@ def worker_count(argv: list[str]) -> int:
     from django.core.management import load_command_class
 
     # The project's rqworker-pool sets its own default (WORKER_CONCURRENCY).
-    command = load_command_class("media_tasks", "rqworker-pool")
+    command = load_command_class("background", "rqworker-pool")
     return command.create_parser("manage.py", "rqworker-pool").get_default("num_workers")
 
 
@@ -275,8 +275,8 @@ def worker_setups(*names: str) -> dict[str, WorkerSetup]:
         ),
         "simple": (rqworker_command("rq.worker.SimpleWorker"), "rqworker, 1 rq SimpleWorker (no fork)"),
         "heroku-pool-2": (
-            pool_command("media_tasks.workers.HerokuWorker"),
-            "rqworker-pool of 2 media_tasks.workers.HerokuWorker (a work horse per job)",
+            pool_command("background.workers.HerokuWorker"),
+            "rqworker-pool of 2 background.workers.HerokuWorker (a work horse per job)",
         ),
         "rq-heroku-pool-2": (
             pool_command("rq.worker.HerokuWorker"),
@@ -414,7 +414,7 @@ def idle_dyno(env: Environment, setup: WorkerSetup, label: str, stop_timeout: fl
 
 
 def bench_user(email: str) -> Any:
-    from media_tasks.models import User
+    from accounts.models import User
 
     user, _ = User.objects.get_or_create(email=email)
     return user
@@ -450,18 +450,19 @@ def create_pending_images(image: TestImage, content: bytes, count: int, label: s
 
 
 def enqueue_thumbnails(ids: list[int]) -> list[str]:
-    """Queue each image's job as an upload does (media_tasks.work), after its row is committed."""
+    """Queue each image's job as an upload does (background.work), after its row is committed."""
     from django.db import connection
 
-    from media_tasks import work
+    from background import work
+    from media_tasks.models import Image
 
     # django-rq's on_db_commit mode would hold a job until a commit that never comes.
     if connection.in_atomic_block:
         raise BenchmarkError("enqueue must run outside a transaction")
     for pk in ids:
-        if not work.enqueue(work.THUMBNAILS, pk):
+        if not work.enqueue(work.kind_of(Image), pk):
             raise BenchmarkError(f"could not queue the thumbnail job of image {pk}")
-    return [work.THUMBNAILS.job_id(pk) for pk in ids]
+    return [work.kind_of(Image).job_id(pk) for pk in ids]
 
 
 # --- Results ------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ def main() -> int:
         setup_django(env.env)
         from django.core.management import call_command
 
-        from media_tasks.models import User
+        from accounts.models import User
 
         # Production settings serve hashed static files, whose manifest a deploy's build makes
         # (staticfiles/ is git-ignored): without it a fresh clone's page cannot render.

@@ -7,7 +7,7 @@ as `manage.py rqworker default --burst --worker-class <that class>`: one worker,
 of the Procfile's pool is. The pool's parent process is not part of this figure; the dyno as a
 whole is sampled by bench/throughput.py. Everything else is the real path, in a throwaway
 environment (bench/common.py): the original stored by the default storage (DatabaseStorage,
-i.e. in the database), the job queued by media_tasks.work as an upload's is.
+i.e. in the database), the job queued by background.work as an upload's is.
 
 The worker runs under bench/child_rusage.py, a wrapper whose only child it is, and is measured
 two ways:
@@ -194,8 +194,8 @@ def verify_thumbnails(image_id: int, run: WorkerRun, horse: bool) -> None:
     """Fail unless the job really made every thumbnail: otherwise the memory figure is of nothing."""
     from django.conf import settings
 
+    from files.models import StoredFile
     from media_tasks.models import Image as ImageRow
-    from media_tasks.models import StoredFile
 
     image = ImageRow.objects.get(pk=image_id)
     thumbnails = list(image.thumbnails.all())

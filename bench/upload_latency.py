@@ -80,7 +80,7 @@ def signed_in_cookies() -> tuple[int, str, str]:
     from django.utils import timezone
     from django.utils.crypto import get_random_string
 
-    from media_tasks.models import User
+    from accounts.models import User
 
     user = User.objects.create_user(email=f"upload-{secrets.token_hex(4)}@example.com", password=secrets.token_hex(16))
     User.objects.filter(pk=user.pk).update(email_confirmed_at=timezone.now())

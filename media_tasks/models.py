@@ -1,68 +1,16 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.conf import settings
 from django.db import models
 
-
-class UserManager(BaseUserManager):
-    use_in_migrations = True
-
-    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
-        user = self.model(email=self.normalize_email(email), **extra)
-        user.set_password(password)
-        user.save(using=self._db)
-        return user
-
-    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
-        extra.setdefault("is_staff", True)
-        extra.setdefault("is_superuser", True)
-        return self.create_user(email, password, **extra)
-
-
-class User(AbstractUser):
-    """A person who signs in with an email address instead of a username."""
-
-    username = None  # type: ignore[assignment]
-    email = models.EmailField("email address", unique=True)
-    email_confirmed_at = models.DateTimeField(null=True, blank=True)
-
-    USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
-
-    objects = UserManager()  # type: ignore[misc]
-
-    def __str__(self) -> str:
-        return self.email
-
-    @property
-    def email_confirmed(self) -> bool:
-        return self.email_confirmed_at is not None
+from background.models import WorkItem
 
 
 def original_upload_to(instance: Image, filename: str) -> str:
     # The user's file name never reaches the storage path: no collisions, no path tricks.
     return f"originals/{instance.owner_id}/{instance.token}"
-
-
-class WorkItem(models.Model):
-    """A unit of background work with a durable status, so nothing is lost with a job.
-
-    A job claims the row (status → in progress, a fresh token, a timestamp) with a conditional
-    UPDATE; the claim lapses after WORK_CLAIM_LEASE_SECONDS, so a row left behind by a killed
-    worker is picked up again by the sweeper.
-    """
-
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    claim_token = models.CharField(max_length=32, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        abstract = True
 
 
 class Image(WorkItem):
@@ -72,7 +20,19 @@ class Image(WorkItem):
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
 
-    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="images")
+    class Work:
+        job = "media_tasks.jobs.make_thumbnails"
+        queue = "default"
+        pending, in_progress, failed = "pending", "processing", "failed"
+        retry_schedule_setting = "WORK_RETRY_SCHEDULE"
+        max_attempts_setting = "WORK_MAX_ATTEMPTS"
+        reset_fields: ClassVar[dict[str, Any]] = {"failure_reason": ""}
+        # What the owner reads when the sweeper gives the image up.
+        gave_up_fields: ClassVar[dict[str, Any]] = {
+            "failure_reason": "Thumbnails could not be made after several tries; please upload it again."
+        }
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images")
     token = models.CharField(max_length=32, unique=True, editable=False)
     original = models.FileField(upload_to=original_upload_to, max_length=255, blank=True)
     original_name = models.CharField(max_length=255, blank=True)
@@ -101,47 +61,3 @@ class Thumbnail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image} @ {self.size}px"
-
-
-class StoredFile(models.Model):
-    """File bytes kept in the database, so every dyno sees every file and restarts lose nothing."""
-
-    name = models.CharField(max_length=255, unique=True)
-    content = models.BinaryField()
-    size = models.PositiveIntegerField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class OutgoingEmail(WorkItem):
-    """The outbox: an email is a row first, written with whatever caused it, then sent by a job."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        # Handed over twice without the server confirming either: it may have been delivered.
-        UNCONFIRMED = "unconfirmed", "Maybe sent (unconfirmed)"
-
-    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails")
-    to = models.EmailField()
-    subject = models.CharField(max_length=200)
-    body = models.TextField()
-    html_body = models.TextField(blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    # db_default: the code still running during a release inserts rows without this column.
-    unconfirmed_sends = models.PositiveSmallIntegerField(
-        default=0,
-        db_default=0,
-        help_text="Attempts whose message the SMTP server took but never confirmed: each may have delivered it.",
-    )
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.subject} → {self.to}"

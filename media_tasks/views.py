@@ -4,21 +4,20 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from media_tasks import services
-from media_tasks.forms import SignupForm, UploadForm
+from media_tasks.forms import UploadForm
 from media_tasks.models import Image, Thumbnail
-from media_tasks.ratelimit import rate_limited
 from media_tasks.thumbnails import UnreadableImage
-from media_tasks.upload_handlers import accepts_files
+from web.ratelimit import rate_limited
+from web.upload_handlers import accepts_files
 
 SERVED_CONTENT_TYPES = {".jpg": "image/jpeg", ".png": "image/png"}
 MAX_ID = 2**63 - 1  # the largest primary key a bigint column holds
@@ -101,53 +100,6 @@ def image_retry(request: HttpRequest, image_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
-@rate_limited("resend", by="user")
-def resend_confirmation(request: HttpRequest) -> HttpResponse:
-    if request.user.email_confirmed:
-        messages.info(request, "Your email address is already confirmed.")
-    else:
-        services.email_queue_confirmation(user=request.user, site_url=request.build_absolute_uri("/"))
-        messages.success(request, f"A new confirmation email is on its way to {request.user.email}.")
-    return redirect("gallery")
-
-
-@require_http_methods(["GET", "POST"])
-@rate_limited("signup")
-def signup(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return redirect("gallery")
-    form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        services.user_signup(
-            email=form.cleaned_data["email"],
-            password=form.cleaned_data["password"],
-            site_url=request.build_absolute_uri("/"),
-        )
-        # The same answer whether the address was new or already had an account, and no
-        # session: a login here would tell the two apart. The email says what comes next.
-        return redirect("signup_sent")
-    return render(request, "media_tasks/signup.html", {"form": form}, status=400 if form.errors else 200)
-
-
-@require_GET
-def signup_sent(request: HttpRequest) -> HttpResponse:
-    return render(request, "media_tasks/signup_sent.html")
-
-
-@require_GET
-def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        user = services.user_confirm_email(token=token)
-    except services.ConfirmationLinkInvalid as error:
-        return render(request, "media_tasks/confirm_email.html", {"error": str(error)}, status=400)
-    # The link confirms but does not log in: whoever signed up with this address chose the
-    # password, and it need not be the address's owner who clicks (nor a person: mail scanners
-    # open links too). Logging in proves the password.
-    return render(request, "media_tasks/confirm_email.html", {"confirmed": user})
-
-
-@login_required
 @require_GET
 def media(request: HttpRequest, path: str) -> FileResponse:
     # Paths are "<kind>/<owner id>/<random token>...": only the owner (or staff) may read them.
@@ -165,11 +117,3 @@ def media(request: HttpRequest, path: str) -> FileResponse:
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, max-age=86400"
     return response
-
-
-def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    raise Http404
-
-
-# Django's login view, limited per client IP against password guessing.
-login_view = rate_limited("login")(auth_views.LoginView.as_view(template_name="media_tasks/login.html"))

@@ -14,7 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from project.redis_config import rq_queues
+from background.redis_config import rq_queues
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -74,6 +74,11 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
     # Before django_rq so that its rqworker/rqcron, which use the project's serializer, win.
+    "background",
+    "accounts",
+    "files",
+    "web",
+    # The demo; delete this line with the folder (README: Start your own product).
     "media_tasks",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -86,6 +91,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_rq",
 ]
+# Apps installed only while the tests run (the core's test-only durable-work model): the test
+# run and every worker, clock and web process it starts set TEST_APPS, so one settings file
+# serves them all and a deploy never installs them.
+# https://pytest-django.readthedocs.io/en/latest/configuring_django.html
+INSTALLED_APPS += env_list("TEST_APPS", "")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -95,11 +105,13 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Before CSRF, whose check parses the body: refuses a body larger than the view takes.
-    "media_tasks.upload_handlers.RequestBodyLimitMiddleware",
+    "web.upload_handlers.RequestBodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # django-rq lets any staff member into its dashboard; requeue and empty are for superusers.
-    "media_tasks.middleware.RQDashboardSuperuserOnly",
+    "background.middleware.RQDashboardSuperuserOnly",
+    # A NUL byte in any admin change list's filter is a 400, not PostgreSQL's 500.
+    "web.middleware.RefuseNulInAdminFilters",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -153,9 +165,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 # Email addresses are the login, so the user model is the project's own from day one.
 # https://docs.djangoproject.com/en/5.2/topics/auth/customizing/#using-a-custom-user-model-when-starting-a-project
-AUTH_USER_MODEL = "media_tasks.User"
+AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "gallery"
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -206,7 +218,7 @@ if AWS_STORAGE_BUCKET_NAME:
 elif os.environ.get("MEDIA_STORAGE") == "filesystem":
     media_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 else:
-    media_storage = {"BACKEND": "media_tasks.storage.DatabaseStorage"}
+    media_storage = {"BACKEND": "files.storage.DatabaseStorage"}
 
 STORAGES = {
     "default": media_storage,
@@ -238,12 +250,18 @@ SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # --- Email ------------------------------------------------------------------------------
 
-# Printed to the log until an SMTP server is configured, so sign-up works out of the box.
-# The SMTP backend is Django's, noting whether a failed send had already handed the message
-# over (media_tasks/mail.py).
+# Every email (send_mail, password resets, mail_admins, third-party apps) goes to the outbox:
+# a row in the caller's transaction that a job on `high` delivers, retried until it is sent.
+# https://docs.djangoproject.com/en/5.2/topics/email/#email-backends
+EMAIL_BACKEND = "background.outbox.EmailBackend"
+# What the outbox's job delivers through: printed to the log until an SMTP server is
+# configured, so sign-up works out of the box; then Django's SMTP backend, noting whether a
+# failed send had already handed the message over (background/mail.py).
 # https://docs.djangoproject.com/en/5.2/topics/email/#smtp-backend
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
-EMAIL_BACKEND = "media_tasks.mail.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+OUTBOX_DELIVERY_BACKEND = (
+    "background.mail.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
@@ -273,14 +291,14 @@ RQ_QUEUES = rq_queues(REDIS_URL)
 # https://github.com/rq/django-rq#support-for-transactions
 RQ = {"COMMIT_MODE": "on_db_commit"}
 # Lets an uptime monitor read the dashboard's stats.json with a bearer token; unset, only
-# superusers can (media_tasks/middleware.py).
+# superusers can (background/middleware.py).
 # https://github.com/rq/django-rq#queue-statistics
 RQ_API_TOKEN = os.environ.get("RQ_API_TOKEN", "")
 # The dashboard link on the admin index.
 # https://github.com/rq/django-rq#queue-statistics
 RQ_SHOW_ADMIN_LINK = True
 
-# --- Reliable background work (media_tasks/work.py) -------------------------------------
+# --- Reliable background work (background/work.py) --------------------------------------
 
 # A job's claim on its row lapses after this long: longer than any job may run (rq kills it
 # at the job timeout), so a lapsed claim means the worker died and the row may be taken again.
@@ -294,7 +312,7 @@ WORK_MAX_ATTEMPTS = int(os.environ.get("WORK_MAX_ATTEMPTS", "5"))
 # seconds to minutes, and the owner is watching the gallery.
 # https://python-rq.org/docs/exceptions/#retrying-failed-jobs
 WORK_RETRY_SCHEDULE = (5, 20, 60, 180)
-# A Procfile worker (media_tasks.workers.InProcessWorker) that has grown past this after a job
+# A Procfile worker (background.workers.InProcessWorker) that has grown past this after a job
 # exits and rqworker-pool starts a fresh one: two must fit a 512 MB dyno beside their parent.
 # Measured: 58 MiB idle, 115 MiB at most over four 50 MP jobs in a row (docs/performance.md),
 # so this only catches a leak, and bounds a worker to about 220 MiB with a 50 MP job running.
@@ -305,7 +323,7 @@ WORKER_MAX_RSS_MB = int(os.environ.get("WORKER_MAX_RSS_MB", "160"))
 
 # Workers and the clock wait this long at most between tries while Redis errs (full, hung,
 # unreachable), 1 s doubling: long enough not to hammer a struggling Redis, short enough that
-# work resumes within half a minute of it recovering (media_tasks/workers.py).
+# work resumes within half a minute of it recovering (background/workers.py).
 # https://devcenter.heroku.com/articles/heroku-redis-maintenance
 REDIS_RETRY_MAX_SECONDS = float(os.environ.get("REDIS_RETRY_MAX_SECONDS", "30"))
 # An idle rq worker renews its heartbeat only when its blocking wait (worker_ttl - 15 s) ends:
@@ -319,11 +337,18 @@ HEALTH_QUEUE_LATENCY_MAX_SECONDS = float(os.environ.get("HEALTH_QUEUE_LATENCY_MA
 # ... or when the clock has not ticked for this long (it ticks at least every 15 s).
 HEALTH_CLOCK_MAX_AGE_SECONDS = float(os.environ.get("HEALTH_CLOCK_MAX_AGE_SECONDS", "60"))
 
-# --- The demo app -----------------------------------------------------------------------
+# --- Requests and accounts --------------------------------------------------------------
 
 # (requests, seconds) allowed per client IP (per user for uploads) on the public forms, counted
-# in Redis so every web process shares them; see media_tasks/ratelimit.py.
-RATE_LIMITS = {"signup": (10, 3600), "login": (20, 600), "upload": (60, 3600), "resend": (3, 3600)}
+# in Redis so every web process shares them; see web/ratelimit.py. A password reset sends an
+# email to whatever address is typed, so it is limited like sign-up.
+RATE_LIMITS = {
+    "signup": (10, 3600),
+    "login": (20, 600),
+    "password_reset": (10, 3600),
+    "upload": (60, 3600),
+    "resend": (3, 3600),
+}
 # Longest edge in pixels of each thumbnail, largest first: they are made in a cascade.
 THUMBNAIL_SIZES = (1600, 800, 400)
 # Originals are deleted once their thumbnails exist, so the database (1 GB on Heroku Postgres
@@ -347,7 +372,7 @@ REQUEST_BODY_MIN_RATE = float(os.environ.get("REQUEST_BODY_MIN_RATE", "25000"))
 # file is never held in memory or written to a temporary file.
 # https://docs.djangoproject.com/en/5.2/ref/settings/#file-upload-handlers
 FILE_UPLOAD_HANDLERS = [
-    "media_tasks.upload_handlers.UploadLimitsHandler",
+    "web.upload_handlers.UploadLimitsHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]

@@ -3,19 +3,23 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from media_tasks import views
-from media_tasks.health import healthz
-from media_tasks.ratelimit import rate_limited
+from background.health import healthz
+from web import views as web_views
+from web.ratelimit import rate_limited
 
 urlpatterns = [
     # PostgreSQL refuses text holding a NUL byte, so a NUL in any path part that reaches a
     # query was a 500. No page's path has one: answered 404 before any view sees it.
-    re_path(r"^.*\x00", views.not_found),
+    re_path(r"^.*\x00", web_views.not_found),
     # The admin's login answers to the same per-address budget as the site's, or password
     # guessing would simply move here.
     path("admin/login/", rate_limited("login")(admin.site.login)),
     # The django-rq dashboard lives inside the admin, at /admin/django_rq/dashboard/.
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("", include("accounts.urls")),
+    # The demo; a product of your own replaces this line (README: Start your own product).
     path("", include("media_tasks.urls")),
+    # After the apps' own pages, so an app's "" (the demo's gallery) comes first.
+    path("", web_views.home, name="home"),
 ]

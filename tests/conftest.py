@@ -23,11 +23,19 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def _queues_on_test_redis(redis_url: str, settings) -> Iterator[None]:
-    from project.redis_config import rq_queues
+    from background.redis_config import rq_queues
 
     settings.RQ_QUEUES = rq_queues(redis_url)
     yield
     redis_server.empty(redis_url)
+
+
+@pytest.fixture(autouse=True)
+def _outbox_delivers_to_locmem(settings) -> None:
+    # pytest-django makes EMAIL_BACKEND locmem, which would skip the outbox: keep the outbox
+    # and let its job deliver into django.core.mail.outbox instead.
+    settings.EMAIL_BACKEND = "background.outbox.EmailBackend"
+    settings.OUTBOX_DELIVERY_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
 @pytest.fixture(autouse=True)

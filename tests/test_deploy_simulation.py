@@ -189,7 +189,7 @@ def postgres_clients(db: psycopg.Connection, dbname: str) -> list[dict[str, Any]
 
 def users(db: psycopg.Connection) -> dict[str, bool]:
     """Every account in the app's database, and whether its email is confirmed."""
-    rows = db.execute("SELECT email, email_confirmed_at IS NOT NULL FROM media_tasks_user").fetchall()
+    rows = db.execute("SELECT email, email_confirmed_at IS NOT NULL FROM accounts_user").fetchall()
     return dict(rows)
 
 
@@ -480,7 +480,7 @@ def test_the_procfile_deployed_like_heroku_serves_users_runs_jobs_on_schedule_an
             every=1,
         )
         assert users(db) == {CONFIRMED_EMAIL: True}
-        assert "Enqueued media_tasks.jobs.delete_unconfirmed_accounts" in formation["clock"].output()
+        assert "Enqueued accounts.jobs.delete_unconfirmed_accounts" in formation["clock"].output()
         assert re.search(r"deleted [1-9]\d* accounts unconfirmed", formation["worker"].output())
         timings["cleanup_done_s"] = time.monotonic() - started
 

@@ -17,9 +17,12 @@ from django.core import mail
 from django.urls import reverse
 from django_rq.settings import get_queues_map
 
-from media_tasks import services, work
-from media_tasks.models import Image, OutgoingEmail, User
-from project.redis_config import SERIALIZER
+from accounts.models import User
+from background import work
+from background.models import OutgoingEmail
+from background.redis_config import SERIALIZER
+from media_tasks.models import Image
+from tests.support import outbox
 from tests.support.processes import Process, procfile_command, wait_until
 from tests.test_admin import stored_failed_image
 
@@ -65,7 +68,7 @@ def queue_confirmations(django_user_model, count: int) -> list[OutgoingEmail]:
         django_user_model.objects.create_user(email=f"person{n}@example.com", password="a-long-passphrase-42")
         for n in range(count)
     ]
-    return [services.email_queue_confirmation(user=user, site_url=SITE) for user in users]
+    return [outbox.queue_confirmation(user, SITE) for user in users]
 
 
 def rows(emails: list[OutgoingEmail]) -> list[OutgoingEmail]:
@@ -127,7 +130,9 @@ def test_a_server_that_never_confirms_in_time_gets_at_most_two_copies_and_the_ro
     assert "did not confirm delivery within 2 s" in row.last_error
     assert "may have delivered it" in row.last_error
     queue = django_rq.get_queue("high")
-    assert work.EMAILS.job_id(email.pk) in queue.failed_job_registry.get_job_ids()  # Requeue would send it again
+    assert (
+        work.kind_of(OutgoingEmail).job_id(email.pk) in queue.failed_job_registry.get_job_ids()
+    )  # Requeue would send it again
     assert len(queue.scheduled_job_registry) == 0 and queue.count == 0  # and nothing else will
     print(f"\nslow server: {len(smtp_server.messages)} copies; row: {row.get_status_display()}: {row.last_error}")
 
@@ -193,7 +198,7 @@ def test_send_again_in_the_admin_delivers_a_failed_email(
     client.force_login(superuser)
 
     response = client.post(
-        reverse("admin:media_tasks_outgoingemail_changelist"),
+        reverse("admin:background_outgoingemail_changelist"),
         {"action": "send_again", "_selected_action": [email.pk]},
         follow=True,
     )
@@ -215,7 +220,9 @@ def test_requeue_all_in_the_dashboard_delivers_the_emails_an_outage_failed(
     emails = queue_confirmations(django_user_model, 3)
     fail_for_good_while_smtp_is_down(emails, start_worker, smtp_server)
     high = django_rq.get_queue("high")
-    assert sorted(high.failed_job_registry.get_job_ids()) == sorted(work.EMAILS.job_id(e.pk) for e in emails)
+    assert sorted(high.failed_job_registry.get_job_ids()) == sorted(
+        work.kind_of(OutgoingEmail).job_id(e.pk) for e in emails
+    )
     smtp_server.start()
     client.force_login(superuser)
 
@@ -242,7 +249,7 @@ def test_requeue_in_the_dashboard_sends_an_email_the_server_refused_once_fixed(
     smtp_server._collector.refused.clear()  # the operator fixed the mailbox
     client.force_login(superuser)
 
-    job_id = work.EMAILS.job_id(email.pk)
+    job_id = work.kind_of(OutgoingEmail).job_id(email.pk)
     response = client.post(f"{DASHBOARD}queues/{queue_index('high')}/{job_id}/requeue/", {"requeue": "Requeue"})
     assert start_worker(extra_env=smtp_server.env, burst=True).wait(60) == 0
 
@@ -271,7 +278,7 @@ def test_requeue_in_the_dashboard_makes_the_thumbnails_of_a_given_up_image(
     client, superuser, user, settings, start_worker
 ):
     image = image_out_of_attempts(user, settings)
-    job_id = work.THUMBNAILS.job_id(image.pk)
+    job_id = work.kind_of(Image).job_id(image.pk)
     assert job_id in django_rq.get_queue("default").failed_job_registry.get_job_ids()
     client.force_login(superuser)
 
@@ -309,7 +316,9 @@ def given_up_email(django_user_model, settings, django_capture_on_commit_callbac
     """An email whose worker died on its last attempt, given up by the sweeper: its job is parked."""
     [email] = queue_confirmations(django_user_model, 1)
     django_rq.get_queue("high").empty()
-    OutgoingEmail.objects.filter(pk=email.pk).update(attempts=work.EMAILS.max_attempts(), last_error="OSError: x")
+    OutgoingEmail.objects.filter(pk=email.pk).update(
+        attempts=work.kind_of(OutgoingEmail).max_attempts(), last_error="OSError: x"
+    )
     settings.WORK_STALE_SECONDS = 0
     work.sweep()
     email.refresh_from_db()
@@ -320,8 +329,8 @@ def given_up_email(django_user_model, settings, django_capture_on_commit_callbac
 @pytest.mark.django_db
 def test_a_stale_copy_of_a_given_up_emails_job_does_not_send_it(given_up_email):
     queue = django_rq.get_queue("high", commit_mode="auto")
-    job_id = work.EMAILS.job_id(given_up_email.pk)
-    queue.enqueue(work.EMAILS.job, given_up_email.pk, job_id="a-copy")  # under another id
+    job_id = work.kind_of(OutgoingEmail).job_id(given_up_email.pk)
+    queue.enqueue(work.kind_of(OutgoingEmail).job, given_up_email.pk, job_id="a-copy")  # under another id
     queue.connection.rpush(queue.key, job_id)  # its own id, but the job is still parked
 
     run_high_queue()
@@ -334,7 +343,7 @@ def test_a_stale_copy_of_a_given_up_emails_job_does_not_send_it(given_up_email):
 @pytest.mark.django_db
 def test_a_given_up_emails_job_requeued_from_the_failed_registry_sends_it(given_up_email):
     queue = django_rq.get_queue("high")
-    queue.failed_job_registry.requeue(work.EMAILS.job_id(given_up_email.pk))
+    queue.failed_job_registry.requeue(work.kind_of(OutgoingEmail).job_id(given_up_email.pk))
 
     run_high_queue()
 

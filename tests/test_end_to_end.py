@@ -8,7 +8,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from media_tasks.models import Image, StoredFile, User
+from accounts.models import User
+from files.models import StoredFile
+from media_tasks.models import Image
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -9,7 +9,8 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from media_tasks.models import Image, OutgoingEmail, Thumbnail
+from background.models import OutgoingEmail
+from media_tasks.models import Image, Thumbnail
 from tests.test_admin import stored_failed_image
 
 pytestmark = pytest.mark.django_db
@@ -93,5 +94,5 @@ def test_unconfirmed_user_can_resend_the_link_a_few_times(
     blocked = client.post(reverse("resend_confirmation"))
 
     assert "A new confirmation email is on its way" in response.content.decode()
-    assert OutgoingEmail.objects.filter(user=unconfirmed).count() == 3
+    assert OutgoingEmail.objects.filter(to=unconfirmed.email).count() == 3
     assert blocked.status_code == 429

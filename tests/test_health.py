@@ -15,8 +15,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from media_tasks import queues
-from project.redis_config import rq_queues
+from background import queues
+from background.redis_config import rq_queues
 from tests.support import images
 from tests.support.backend import (
     COMPRESSED_ENV,

@@ -11,9 +11,13 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from media_tasks import jobs, services
-from media_tasks.models import Image, OutgoingEmail, User
-from tests.support import images
+from accounts import jobs as account_jobs
+from accounts.models import User
+from background import jobs as background_jobs
+from background.models import OutgoingEmail
+from media_tasks import jobs
+from media_tasks.models import Image
+from tests.support import images, outbox
 
 pytestmark = pytest.mark.django_db
 
@@ -84,13 +88,13 @@ def test_thumbnail_job_for_a_deleted_image_ends_quietly(caplog):
 
 
 def queued_confirmation(user: User, site_url: str = "https://example.herokuapp.com/") -> OutgoingEmail:
-    return services.email_queue_confirmation(user=user, site_url=site_url)
+    return outbox.queue_confirmation(user, site_url)
 
 
 def test_email_job_sends_the_confirmation_link_and_records_it(user):
     email = queued_confirmation(user)
 
-    jobs.send_email(email.id)
+    background_jobs.send_email(email.id)
 
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
@@ -108,9 +112,9 @@ def test_email_job_sends_the_confirmation_link_and_records_it(user):
 def test_every_send_of_an_outbox_row_carries_the_same_message_id(user):
     email = queued_confirmation(user)
 
-    jobs.send_email(email.id)
+    background_jobs.send_email(email.id)
     OutgoingEmail.objects.filter(pk=email.pk).update(status=OutgoingEmail.Status.PENDING)  # as after a lost commit
-    jobs.send_email(email.id)
+    background_jobs.send_email(email.id)
 
     first, second = (message.message()["Message-ID"] for message in mail.outbox)
     assert first == second
@@ -120,8 +124,8 @@ def test_every_send_of_an_outbox_row_carries_the_same_message_id(user):
 def test_running_the_email_job_twice_sends_one_email(user):
     email = queued_confirmation(user)
 
-    jobs.send_email(email.id)
-    jobs.send_email(email.id)
+    background_jobs.send_email(email.id)
+    background_jobs.send_email(email.id)
 
     assert len(mail.outbox) == 1
 
@@ -129,14 +133,14 @@ def test_running_the_email_job_twice_sends_one_email(user):
 def test_confirmation_email_uses_site_url_when_set(user, settings):
     settings.SITE_URL = "https://photos.example.com"
 
-    jobs.send_email(queued_confirmation(user, "https://attacker.example/").id)
+    background_jobs.send_email(queued_confirmation(user, "https://attacker.example/").id)
 
     assert "https://photos.example.com/confirm/" in mail.outbox[0].body
 
 
 def test_email_job_for_a_deleted_row_ends_quietly(caplog):
-    with caplog.at_level(logging.INFO, logger="media_tasks.jobs"):
-        jobs.send_email(424242)
+    with caplog.at_level(logging.INFO, logger="background.jobs"):
+        background_jobs.send_email(424242)
 
     assert mail.outbox == []
     assert "email 424242 is gone" in caplog.text
@@ -162,7 +166,7 @@ def test_cleanup_deletes_only_old_unconfirmed_accounts(
     assert all(default_storage.exists(name) for name in stored_names)
 
     with django_capture_on_commit_callbacks(execute=True):
-        deleted = jobs.delete_unconfirmed_accounts()
+        deleted = account_jobs.delete_unconfirmed_accounts()
 
     assert deleted == 1
     remaining = set(django_user_model.objects.values_list("email", flat=True))

@@ -17,9 +17,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from media_tasks import queues
-from media_tasks.models import Image, OutgoingEmail
-from project.redis_config import rq_queues
+from background import queues
+from background.models import OutgoingEmail
+from background.redis_config import rq_queues
+from media_tasks.models import Image
 from tests.support import images
 from tests.support.backend import COMPRESSED_ENV, SWEEP_SECONDS, compress_health, health, worker_and_clock
 from tests.support.processes import Process, wait_until

@@ -20,10 +20,11 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from media_tasks import work
-from media_tasks.models import Image, OutgoingEmail
-from project.redis_config import rq_queues
-from tests.support import images
+from background import work
+from background.models import OutgoingEmail
+from background.redis_config import rq_queues
+from media_tasks.models import Image
+from tests.support import images, outbox
 from tests.support.processes import Process, procfile_command, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -176,13 +177,13 @@ def test_a_job_lost_between_queue_and_worker_is_queued_again(signed_in_client, s
     image = upload(signed_in_client)
     queue = django_rq.get_queue("default")
     # What a worker killed mid-dequeue leaves: the job says "queued" but sits in no queue.
-    queue.connection.lrem(queue.key, 0, work.THUMBNAILS.job_id(image.pk))
+    queue.connection.lrem(queue.key, 0, work.kind_of(Image).job_id(image.pk))
     assert queue.count == 0
 
     report = work.sweep()
 
     assert report.requeued == 1
-    assert queue.get_job_ids() == [work.THUMBNAILS.job_id(image.pk)]
+    assert queue.get_job_ids() == [work.kind_of(Image).job_id(image.pk)]
 
 
 def test_a_retry_left_behind_by_a_dead_scheduler_is_queued_by_the_sweeper(signed_in_client, short_lease):
@@ -191,13 +192,16 @@ def test_a_retry_left_behind_by_a_dead_scheduler_is_queued_by_the_sweeper(signed
     queue.empty()
     # As a retry looks once its worker (and that worker's scheduler) died: due long ago.
     queue.enqueue_at(
-        timezone.now() - timedelta(minutes=5), work.THUMBNAILS.job, image.pk, job_id=work.THUMBNAILS.job_id(image.pk)
+        timezone.now() - timedelta(minutes=5),
+        work.kind_of(Image).job,
+        image.pk,
+        job_id=work.kind_of(Image).job_id(image.pk),
     )
     assert queue.count == 0
 
     work.sweep()
 
-    assert queue.get_job_ids() == [work.THUMBNAILS.job_id(image.pk)]
+    assert queue.get_job_ids() == [work.kind_of(Image).job_id(image.pk)]
     assert len(queue.scheduled_job_registry) == 0
 
 
@@ -218,7 +222,7 @@ def test_a_row_out_of_attempts_is_failed_with_its_last_error(signed_in_client, s
 def test_two_runs_of_the_same_image_at_once_make_one_set_of_thumbnails(signed_in_client, start_worker):
     image = upload(signed_in_client)
     # A second job for the same row under another id, as a duplicate delivery would be.
-    django_rq.get_queue("default", commit_mode="auto").enqueue(work.THUMBNAILS.job, image.pk, job_id="duplicate")
+    django_rq.get_queue("default", commit_mode="auto").enqueue(work.kind_of(Image).job, image.pk, job_id="duplicate")
     first, second = start_worker(slow_seconds=2, burst=True), start_worker(slow_seconds=2, burst=True)
 
     assert first.popen.wait(60) == 0 and second.popen.wait(60) == 0
@@ -255,11 +259,9 @@ def test_a_worker_grown_past_its_memory_limit_is_replaced_and_no_upload_is_lost(
 
 
 def test_an_smtp_refusal_fails_the_email_at_once(user, smtp_server, start_worker):
-    from media_tasks import services
-
     smtp_server.refuse("nobody@example.com")
     user.email = "nobody@example.com"
-    email = services.email_queue_confirmation(user=user, site_url="https://example.herokuapp.com/")
+    email = outbox.queue_confirmation(user)
 
     worker = start_worker(burst=True, extra_env=smtp_server.env)
     assert worker.popen.wait(60) == 0, worker.output()
@@ -272,12 +274,10 @@ def test_an_smtp_refusal_fails_the_email_at_once(user, smtp_server, start_worker
 
 
 def test_an_unreachable_smtp_server_is_retried_with_backoff(user, start_worker):
-    from media_tasks import services
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
-    email = services.email_queue_confirmation(user=user, site_url="https://example.herokuapp.com/")
+    email = outbox.queue_confirmation(user)
 
     worker = start_worker(burst=True, extra_env={"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(closed_port)})
     assert worker.popen.wait(60) == 0, worker.output()
@@ -285,7 +285,9 @@ def test_an_unreachable_smtp_server_is_retried_with_backoff(user, start_worker):
     email.refresh_from_db()
     assert email.status == OutgoingEmail.Status.PENDING
     assert "ConnectionRefusedError" in email.last_error
-    assert django_rq.get_queue("high").scheduled_job_registry.get_job_ids() == [work.EMAILS.job_id(email.pk)]
+    assert django_rq.get_queue("high").scheduled_job_registry.get_job_ids() == [
+        work.kind_of(OutgoingEmail).job_id(email.pk)
+    ]
 
 
 def _can_restart_postgres() -> bool:

@@ -24,8 +24,9 @@ from django.urls import reverse
 from moto.server import ThreadedMotoServer
 from storages.backends.s3 import S3Storage
 
+from files.models import StoredFile
 from media_tasks import jobs
-from media_tasks.models import Image, StoredFile
+from media_tasks.models import Image
 from tests.conftest import ROOT
 
 BUCKET = "media-tests"

@@ -10,7 +10,7 @@ import time
 import pytest
 import redis
 
-from project.redis_config import queue_config
+from background.redis_config import queue_config
 from tests.conftest import ROOT
 
 

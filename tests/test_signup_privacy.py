@@ -16,7 +16,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from media_tasks.models import OutgoingEmail, User
+from accounts.models import User
+from background.models import OutgoingEmail
 
 pytestmark = pytest.mark.django_db
 

@@ -20,8 +20,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from media_tasks import work
-from media_tasks.models import Image, OutgoingEmail, StoredFile
+from background import work
+from background.models import OutgoingEmail
+from files.models import StoredFile
+from media_tasks.models import Image
 from tests.conftest import ROOT
 from tests.support import images
 from tests.support.processes import Process, procfile_command, wait_until

@@ -8,8 +8,9 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.urls import reverse
 
-from media_tasks.models import Image, StoredFile
-from media_tasks.storage import DatabaseStorage
+from files.models import StoredFile
+from files.storage import DatabaseStorage
+from media_tasks.models import Image
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,140 @@
+"""Accounts: sign-up, the confirmation link, and the clean-up of accounts never confirmed."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.core import signing
+from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.signals import users_deleting
+
+logger = logging.getLogger(__name__)
+
+CONFIRMATION_SALT = "accounts.email-confirmation"
+
+
+class ConfirmationLinkInvalid(Exception):
+    """The link was tampered with, has expired, or belongs to an account that is gone."""
+
+
+# --- Users ------------------------------------------------------------------------------
+
+
+def user_signup(*, email: str, password: str, site_url: str) -> User:
+    """Make an account for a new address, or tell the owner of a known one; the caller cannot tell which.
+
+    Both ways hash the password and queue one email, so neither the answer nor its timing
+    says whether the address has an account (account enumeration). Returns the account the
+    email goes to.
+    """
+    email = User.objects.normalize_email(email)
+    with transaction.atomic():
+        existing = User.objects.filter(email__iexact=email).first()
+        if existing is None:
+            try:
+                with transaction.atomic():
+                    user = User.objects.create_user(email=email, password=password)
+            except IntegrityError:
+                # The same address signed up at the same moment: the other request made it.
+                existing = User.objects.get(email__iexact=email)
+            else:
+                email_queue_confirmation(user=user, site_url=site_url)
+                return user
+        make_password(password)  # the work create_user does, so a known address answers as slowly
+        email_queue_signup_attempt(user=existing, site_url=site_url)
+        return existing
+
+
+def user_confirmation_token(*, user: User) -> str:
+    return signing.dumps({"user": user.pk, "email": user.email}, salt=CONFIRMATION_SALT)
+
+
+def user_confirm_email(*, token: str) -> User:
+    try:
+        data = signing.loads(token, salt=CONFIRMATION_SALT, max_age=settings.EMAIL_CONFIRMATION_MAX_AGE)
+    except signing.SignatureExpired as exc:
+        raise ConfirmationLinkInvalid("This confirmation link has expired.") from exc
+    except signing.BadSignature as exc:
+        raise ConfirmationLinkInvalid("This confirmation link is not valid.") from exc
+    user = User.objects.filter(pk=data["user"], email=data["email"]).first()
+    if user is None:
+        raise ConfirmationLinkInvalid("The account for this link no longer exists.")
+    if user.email_confirmed_at is None:
+        User.objects.filter(pk=user.pk, email_confirmed_at__isnull=True).update(email_confirmed_at=timezone.now())
+        user.refresh_from_db()
+    return user
+
+
+def user_delete_unconfirmed(*, older_than: timedelta) -> int:
+    cutoff = timezone.now() - older_than
+    stale = User.objects.filter(
+        email_confirmed_at__isnull=True, date_joined__lt=cutoff, is_staff=False, is_superuser=False
+    )
+    with transaction.atomic():
+        # Apps whose rows go with an account (the demo's images) remove what the database
+        # cascade cannot: their stored files.
+        users_deleting.send(sender=User, users=stale)
+        count = stale.count()
+        stale.delete()
+    logger.info("deleted %d accounts unconfirmed for %s", count, older_than)
+    return count
+
+
+# --- Emails -----------------------------------------------------------------------------
+
+
+# --- Emails -----------------------------------------------------------------------------
+
+
+def email_queue_confirmation(*, user: User, site_url: str) -> EmailMessage:
+    return _email_queue(
+        user=user,
+        subject="Confirm your email address for Media tasks",
+        template="confirm",
+        context=_confirmation_context(user=user, site_url=site_url),
+    )
+
+
+def email_queue_signup_attempt(*, user: User, site_url: str) -> EmailMessage:
+    """Tell the owner of an address that someone signed up with it again: log in, or confirm first."""
+    context: dict[str, Any] = {"user": user, "login_link": _absolute(site_url, reverse("login"))}
+    if not user.email_confirmed:
+        context |= _confirmation_context(user=user, site_url=site_url)
+    return _email_queue(
+        user=user,
+        subject="Someone tried to sign up to Media tasks with your address",
+        template="signup_attempt",
+        context=context,
+    )
+
+
+def _confirmation_context(*, user: User, site_url: str) -> dict[str, Any]:
+    return {
+        "user": user,
+        "link": _absolute(site_url, reverse("confirm_email", args=[user_confirmation_token(user=user)])),
+        "days": settings.EMAIL_CONFIRMATION_MAX_AGE // 86400,
+    }
+
+
+def _absolute(site_url: str, path: str) -> str:
+    return (settings.SITE_URL or site_url).rstrip("/") + path
+
+
+def _email_queue(*, user: User, subject: str, template: str, context: dict[str, Any]) -> EmailMessage:
+    # Through EMAIL_BACKEND, the outbox: a row in this transaction, delivered after the commit.
+    message = EmailMultiAlternatives(
+        subject=subject, body=render_to_string(f"accounts/email/{template}.txt", context), to=[user.email]
+    )
+    message.attach_alternative(render_to_string(f"accounts/email/{template}.html", context), "text/html")
+    message.send()
+    return message

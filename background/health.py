@@ -1,0 +1,175 @@
+"""GET /healthz: is this deploy able to do its work? For uptime monitors and operators.
+
+Each part says whether it is ok, and the page is 200 only when every part is:
+
+- database: a SELECT 1 answers.
+- redis: Redis answers and takes a write. A full Redis under noeviction (Heroku's default)
+  still answers reads but refuses every write, so nothing can be queued or processed: a
+  probe key with a short expiry tells the two apart.
+- workers: some worker has sent a heartbeat within HEALTH_WORKER_MAX_AGE_SECONDS (90 s). The
+  project's workers send one every 45 s even when idle (background/workers.py) and write their
+  record again with it, so idle workers pass and a flushed Redis heals at the next heartbeat.
+- queues: per queue, how many jobs wait and how long the oldest has waited (latency); not ok
+  once a job has waited over HEALTH_QUEUE_LATENCY_MAX_SECONDS (300 s).
+- schedule: the clock's last tick (its heartbeat in rq's cron registry, at least every 15 s) is
+  within HEALTH_CLOCK_MAX_AGE_SECONDS (60 s); the last sweep's age is shown with it.
+
+`failing` names the parts that are not ok. A part that could not be checked (Redis
+unreachable) is null, and the page is 503. Cheap: one SELECT 1 and two Redis round trips;
+no secrets.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from redis.exceptions import RedisError
+from rq import cron_scheduler_registry, worker_registration
+from rq.job import Job
+from rq.queue import Queue
+from rq.utils import utcparse
+
+from background import queues
+from background.jobs import LAST_SWEEP_KEY
+from background.redis_config import QUEUE_NAMES
+
+# Twice an idle worker's heartbeat interval (45 s), so one late beat is not an alarm.
+WORKER_HEARTBEAT_MAX_AGE_SECONDS = 90
+# Jobs take seconds; a job waiting five minutes means the workers are too few or not taking it.
+QUEUE_LATENCY_MAX_SECONDS = 300
+# Four of the clock's 15 s ticks.
+CLOCK_HEARTBEAT_MAX_AGE_SECONDS = 60
+
+PROBE_KEY = "background:healthz:probe"
+PROBE_TTL_SECONDS = 60
+
+
+def limit(name: str, default: float) -> float:
+    """A threshold from settings (so tests and operators can change it), else the default."""
+    return float(getattr(settings, name, default))
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    report: dict[str, Any] = {"database": _database(), **_redis_parts()}
+    failing = [name for name, part in report.items() if part is not None and part.get("ok") is False]
+    healthy = all(part is not None and part.get("ok") is True for part in report.values())
+    report["status"] = "ok" if healthy else "degraded"
+    report["failing"] = failing
+    return JsonResponse(report, status=200 if healthy else 503)
+
+
+def _database() -> dict[str, Any]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as error:
+        return {"ok": False, "error": type(error).__name__}
+    return {"ok": True}
+
+
+def _redis_parts() -> dict[str, Any]:
+    now = time.time()
+    try:
+        redis = queues.connection()
+        queue_keys = [Queue.redis_queue_namespace_prefix + name for name in QUEUE_NAMES]
+        with redis.pipeline(transaction=False) as pipe:
+            pipe.set(PROBE_KEY, f"{now:.3f}", ex=PROBE_TTL_SECONDS)
+            for key in queue_keys:
+                pipe.llen(key)
+                pipe.lindex(key, 0)  # rq queues at the tail and takes from the head: the oldest
+            pipe.smembers(worker_registration.REDIS_WORKER_KEYS)
+            pipe.zrevrange(cron_scheduler_registry.get_registry_key(), 0, 0, withscores=True)
+            pipe.get(LAST_SWEEP_KEY)
+            # A refused write comes back as its error; reads still tell the rest.
+            probe, *replies = pipe.execute(raise_on_error=False)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        depths = replies[0 : 2 * len(queue_keys) : 2]
+        heads = [_text(head) for head in replies[1 : 2 * len(queue_keys) : 2]]
+        worker_keys = sorted(_text(key) for key in replies[-3])
+        clock_ticks, last_sweep = replies[-2], replies[-1]
+
+        wanted_heads = [head for head in heads if head]
+        with redis.pipeline(transaction=False) as pipe:
+            for key in worker_keys:
+                pipe.hget(key, "last_heartbeat")
+            for job_id in wanted_heads:
+                pipe.hget(Job.key_for(job_id), "enqueued_at")
+            stamps = pipe.execute() if worker_keys or wanted_heads else []
+    except RedisError as error:
+        return {
+            "redis": {"ok": False, "error": type(error).__name__},
+            "workers": None,
+            "queues": None,
+            "schedule": None,
+        }
+
+    heartbeats = [_age(now, stamp) for stamp in stamps[: len(worker_keys)]]
+    enqueued = dict(zip(wanted_heads, (_age(now, stamp) for stamp in stamps[len(worker_keys) :]), strict=True))
+    redis_part: dict[str, Any] = {"ok": True}
+    if isinstance(probe, Exception):
+        redis_part = {"ok": False, "writable": False, "error": type(probe).__name__}
+    return {
+        "redis": redis_part,
+        "workers": _workers(heartbeats),
+        "queues": _queues(depths, [enqueued.get(head) if head else None for head in heads]),
+        "schedule": _schedule(now, clock_ticks, last_sweep),
+    }
+
+
+def _workers(heartbeat_ages: list[float | None]) -> dict[str, Any]:
+    max_age = limit("HEALTH_WORKER_MAX_AGE_SECONDS", WORKER_HEARTBEAT_MAX_AGE_SECONDS)
+    known = [age for age in heartbeat_ages if age is not None]
+    newest = min(known, default=None)
+    return {
+        "ok": newest is not None and newest <= max_age,
+        "alive": sum(age <= max_age for age in known),
+        "registered": len(heartbeat_ages),
+        "last_heartbeat_seconds_ago": _round(newest),
+    }
+
+
+def _queues(depths: list[int], latencies: list[float | None]) -> dict[str, Any]:
+    max_latency = limit("HEALTH_QUEUE_LATENCY_MAX_SECONDS", QUEUE_LATENCY_MAX_SECONDS)
+    return {
+        "ok": all(latency is None or latency <= max_latency for latency in latencies),
+        "waiting": dict(zip(QUEUE_NAMES, depths, strict=True)),
+        "latency_seconds": {name: _round(latency) for name, latency in zip(QUEUE_NAMES, latencies, strict=True)},
+    }
+
+
+def _schedule(now: float, clock_ticks: list[tuple[bytes, float]], last_sweep: bytes | None) -> dict[str, Any]:
+    max_age = limit("HEALTH_CLOCK_MAX_AGE_SECONDS", CLOCK_HEARTBEAT_MAX_AGE_SECONDS)
+    tick_age = now - clock_ticks[0][1] if clock_ticks else None
+    sweep_age = now - float(last_sweep) if last_sweep else None
+    return {
+        "ok": tick_age is not None and tick_age <= max_age,
+        "clock_last_tick_seconds_ago": _round(tick_age),
+        "last_sweep_seconds_ago": _round(sweep_age),
+    }
+
+
+def _age(now: float, stamp: bytes | None) -> float | None:
+    if not stamp:
+        return None
+    try:
+        return max(0.0, now - utcparse(_text(stamp)).timestamp())
+    except ValueError:
+        return None
+
+
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else (value or "")
+
+
+def _round(seconds: float | None) -> float | None:
+    return None if seconds is None else round(max(seconds, 0.0), 1)

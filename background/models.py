@@ -1,0 +1,84 @@
+"""Durable work rows (the base every kind of background work inherits) and the email outbox."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+
+
+class WorkItem(models.Model):
+    """A unit of background work with a durable status, so nothing is lost with a job.
+
+    A model becomes durable work by inheriting this and declaring its job in a nested
+    `class Work:` (see background/work.py, WorkDeclaration, for every attribute). The sweeper
+    finds every such model by itself.
+
+    A job claims the row (status → in progress, a fresh token, a timestamp) with a conditional
+    UPDATE; the claim lapses after WORK_CLAIM_LEASE_SECONDS, so a row left behind by a killed
+    worker is picked up again by the sweeper.
+    """
+
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Declared by each concrete subclass: its job, queue, statuses and retry schedule.
+    Work: ClassVar[type[Any]]
+
+    class Meta:
+        abstract = True
+
+
+class OutgoingEmail(WorkItem):
+    """The outbox: an email is a row first, written with whatever caused it, then sent by a job.
+
+    Every email the site sends comes here: the outbox is Django's EMAIL_BACKEND
+    (background/outbox.py), and a job on `high` hands the row to the delivery backend.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        # Handed over twice without the server confirming either: it may have been delivered.
+        UNCONFIRMED = "unconfirmed", "Maybe sent (unconfirmed)"
+
+    class Work:
+        job = "background.jobs.send_email"
+        queue = "high"
+        pending, in_progress, failed = "pending", "sending", "failed"
+        retry_schedule_setting = "EMAIL_RETRY_SCHEDULE"
+        also_given_up = ("unconfirmed",)
+        reset_fields: ClassVar[dict[str, Any]] = {"unconfirmed_sends": 0}
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails"
+    )
+    from_email = models.CharField(max_length=320, blank=True)
+    # The first recipient, for the admin's list and search; `recipients` holds them all.
+    to = models.CharField(max_length=320)
+    recipients = models.JSONField(default=dict, blank=True, help_text="to, cc, bcc and reply_to lists.")
+    headers = models.JSONField(default=dict, blank=True)
+    subject = models.CharField(max_length=998)
+    body = models.TextField()
+    html_body = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # db_default: the code still running during a release inserts rows without this column.
+    unconfirmed_sends = models.PositiveSmallIntegerField(
+        default=0,
+        db_default=0,
+        help_text="Attempts whose message the SMTP server took but never confirmed: each may have delivered it.",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {self.to}"

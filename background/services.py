@@ -1,0 +1,119 @@
+"""The outbox's services: send a row through the delivery backend, send again, sweep stuck work."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from typing import Any, NoReturn
+
+from django.conf import settings
+from django.core.mail import get_connection
+from django.db import transaction
+from django.utils import timezone
+
+from background import outbox, work
+from background.models import OutgoingEmail
+
+logger = logging.getLogger(__name__)
+
+
+def _refused_for_good(error: BaseException) -> bool:
+    """SMTP replies that will not change on a retry: the address or the message is refused."""
+    if isinstance(error, (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPNotSupportedError)):
+        return True
+    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
+
+
+def _message_id(email: OutgoingEmail) -> str:
+    domain = (settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost").strip(">")
+    return f"<outgoingemail-{email.pk}-{int(email.created_at.timestamp())}@{domain}>"
+
+
+def email_send(*, email: OutgoingEmail) -> OutgoingEmail:
+    token = work.claim(work.kind_of(OutgoingEmail), email.pk)
+    if token is None:
+        logger.info("email %s is %s or being sent elsewhere; not sent again", email.pk, email.status)
+        return email
+    email.refresh_from_db()
+    backend = get_connection(settings.OUTBOX_DELIVERY_BACKEND)
+    try:
+        # One Message-ID per outbox row: if a worker dies after the SMTP server accepted the mail
+        # but before the row says "sent", the retry resends the same message, which mail clients
+        # show once. SMTP cannot do better than at-least-once.
+        outbox.message_of(email, connection=backend, message_id=_message_id(email)).send()
+    except BaseException as error:
+        if getattr(backend, "delivery_unconfirmed", False):
+            _email_unconfirmed(email, token, error, timeout=backend.timeout)
+        if _refused_for_good(error):
+            work.give_up(work.kind_of(OutgoingEmail), email.pk, token, f"The SMTP server refused it: {error}")
+        # Connection trouble, a timeout or a worker shutting down: rq retries the job.
+        work.release(work.kind_of(OutgoingEmail), email.pk, token, error)
+        raise
+    fields: dict[str, Any] = {"status": OutgoingEmail.Status.SENT, "sent_at": timezone.now()}
+    if email.unconfirmed_sends:
+        fields["last_error"] = (
+            f"Sent on attempt {email.attempts}; the server did not confirm an earlier attempt, "
+            "which may have delivered it too (the same Message-ID, shown once by most mail clients)."
+        )
+    work.finish(work.kind_of(OutgoingEmail), email.pk, token, **fields)
+    logger.info("sent email %s", email.pk)
+    email.refresh_from_db()
+    return email
+
+
+# A message handed over but never confirmed may have been delivered; it is handed over once
+# more at most, so a recipient gets at most this many copies.
+MAX_UNCONFIRMED_SENDS = 2
+
+
+def _email_unconfirmed(email: OutgoingEmail, token: str, error: BaseException, *, timeout: float | None) -> NoReturn:
+    """The SMTP server had the whole message but never said whether it took it: an unknown outcome.
+
+    Sending it again may deliver a second copy, and not sending it may lose it. It is retried,
+    on the usual schedule, until it has been handed over MAX_UNCONFIRMED_SENDS times in all
+    (failures before the hand-over cannot deliver a copy and do not count); then it ends
+    "unconfirmed", which the admin's "Send again" can override.
+    """
+    cause = error.__cause__ or error.__context__
+    if isinstance(error, TimeoutError) or isinstance(cause, TimeoutError):
+        what = f"The SMTP server did not confirm delivery within {timeout} s"
+    else:
+        what = f"The SMTP server did not confirm delivery ({type(error).__name__}: {error})"
+    sends = email.unconfirmed_sends + 1
+    if sends >= MAX_UNCONFIRMED_SENDS:
+        reason = (
+            f"{what}, {sends} times; it may have delivered it. Not sent again, so that no more copies "
+            f"arrive (Message-ID {_message_id(email)})."
+        )
+        work.give_up(
+            work.kind_of(OutgoingEmail),
+            email.pk,
+            token,
+            reason,
+            status=OutgoingEmail.Status.UNCONFIRMED,
+            unconfirmed_sends=sends,
+        )
+    work.release(
+        work.kind_of(OutgoingEmail),
+        email.pk,
+        token,
+        error,
+        last_error=f"{what}; it may have delivered it. It is sent once more, with the same Message-ID.",
+        given_up_status=OutgoingEmail.Status.UNCONFIRMED,
+        unconfirmed_sends=sends,
+    )
+    raise error
+
+
+def email_send_again(*, email: OutgoingEmail) -> bool:
+    """Send a failed or unconfirmed email again with fresh attempts; False if it is in neither state."""
+    with transaction.atomic():
+        if not work.reset(work.kind_of(OutgoingEmail), email.pk):
+            return False
+        work.enqueue_on_commit(email)
+    email.refresh_from_db()
+    return True
+
+
+def work_sweep() -> dict[str, int]:
+    return work.sweep().as_dict()

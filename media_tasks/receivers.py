@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from typing import Any
+
+from media_tasks import services
+
+
+def delete_image_files(sender: Any, *, users: Any, **kwargs: Any) -> None:
+    # Image rows cascade with their owner; their stored files do not.
+    services.image_delete_files_of(owners=users)

@@ -1,0 +1,18 @@
+"""The outbox row a message became (background/outbox.py names it on the message)."""
+
+from __future__ import annotations
+
+from django.core.mail import EmailMessage
+
+from background.models import OutgoingEmail
+
+
+def row_of(message: EmailMessage) -> OutgoingEmail:
+    return OutgoingEmail.objects.get(pk=message.outbox_id)  # type: ignore[attr-defined]
+
+
+def queue_confirmation(user, site_url: str = "https://example.herokuapp.com/") -> OutgoingEmail:
+    """A confirmation email for `user`, written to the outbox (and queued after the commit)."""
+    from accounts import services
+
+    return row_of(services.email_queue_confirmation(user=user, site_url=site_url))

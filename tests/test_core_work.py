@@ -1,0 +1,74 @@
+"""The core on its own model (tests/workapp): durable work declared, swept, and plain @job after commit."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from datetime import timedelta
+
+import django_rq
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from background import work
+from tests.workapp.jobs import ping
+from tests.workapp.models import Chore, Ping
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_model_that_inherits_workitem_is_found_by_the_sweeper_by_itself():
+    assert work.kind_of(Chore) in work.kinds()
+    assert work.kind_of(Chore).job == "tests.workapp.jobs.do_chore"
+
+
+def test_durable_work_is_queued_after_the_commit_and_done_once(run_worker):
+    with transaction.atomic():
+        chore = Chore.objects.create(name="dishes")
+        work.enqueue_on_commit(chore)
+        assert django_rq.get_queue("default").count == 0  # nothing before the commit
+    assert django_rq.get_queue("default").get_job_ids() == [work.kind_of(Chore).job_id(chore.pk)]
+
+    run_worker("default")
+    run_worker("default")
+
+    chore.refresh_from_db()
+    assert (chore.status, chore.runs, chore.attempts) == ("done", 1, 1)
+
+
+def test_the_sweeper_queues_a_lost_row_and_gives_up_one_out_of_attempts(settings, run_worker):
+    settings.WORK_STALE_SECONDS = 0
+    lost = Chore.objects.create(name="lost")  # queued while Redis was away: no job
+    spent = Chore.objects.create(name="spent", status="doing", attempts=settings.WORK_MAX_ATTEMPTS)
+    Chore.objects.filter(pk=spent.pk).update(claimed_at=timezone.now() - timedelta(hours=1))
+
+    report = work.sweep()
+
+    assert (report.requeued, report.failed) == (1, 1)
+    run_worker("default")
+    lost.refresh_from_db()
+    spent.refresh_from_db()
+    assert (lost.status, lost.runs) == ("done", 1)
+    assert (spent.status, spent.note) == ("failed", "Given up after several tries.")
+
+
+def test_job_delay_inside_atomic_runs_after_the_commit_on_json(run_worker):
+    queue = django_rq.get_queue("high")
+    with transaction.atomic():
+        ping.delay(42)
+        assert queue.count == 0
+    [job_id] = queue.get_job_ids()
+    raw = queue.connection.hget(f"rq:job:{job_id}", "data")
+    assert json.loads(zlib.decompress(raw))[0] == "tests.workapp.jobs.ping"  # JSON, not pickle
+
+    run_worker("high")
+
+    assert list(Ping.objects.values_list("value", flat=True)) == [42]
+
+
+def test_job_delay_in_a_rolled_back_transaction_queues_nothing():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        ping.delay(7)
+        raise RuntimeError("rolled back")
+    assert django_rq.get_queue("high").count == 0

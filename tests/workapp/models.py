@@ -1,0 +1,39 @@
+"""A tiny durable-work model, installed only while the tests run (TEST_APPS in pyproject.toml).
+
+The core's promises (claims, leases, the sweeper, nothing lost through kills and faults) are
+proved on it, so they hold without the demo.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from background.models import WorkItem
+
+
+class Chore(WorkItem):
+    class Work:
+        job = "tests.workapp.jobs.do_chore"
+        queue = "default"
+        pending, in_progress, failed = "pending", "doing", "failed"
+        retry_schedule_setting = "WORK_RETRY_SCHEDULE"
+        max_attempts_setting = "WORK_MAX_ATTEMPTS"
+        gave_up_fields = {"note": "Given up after several tries."}
+
+    name = models.CharField(max_length=100)
+    status = models.CharField(max_length=16, default="pending", db_index=True)
+    note = models.CharField(max_length=200, blank=True)
+    # Every run that did the work, so a test can tell "done once" from "done twice".
+    runs = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Ping(models.Model):
+    """Written by a plain `@job` (no durable row), to prove it ran."""
+
+    value = models.IntegerField()
+
+    def __str__(self) -> str:
+        return str(self.value)
