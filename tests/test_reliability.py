@@ -6,17 +6,13 @@ the clock runs every minute; these tests call it more often so they finish quick
 
 from __future__ import annotations
 
-import shutil
 import signal
 import socket
-import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import django_rq
 import pytest
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -286,23 +282,3 @@ def test_an_unreachable_smtp_server_is_retried_with_backoff(user, start_worker):
     assert email.status == OutgoingEmail.Status.PENDING
     assert "ConnectionRefusedError" in email.last_error
     assert django_rq.get_queue("high").scheduled_job_registry.get_job_ids() == [work.EMAILS.job_id(email.pk)]
-
-
-def _can_restart_postgres() -> bool:
-    return connection.vendor == "postgresql" and shutil.which("pg_ctlcluster") is not None
-
-
-@pytest.mark.skipif(not _can_restart_postgres(), reason="needs a local PostgreSQL cluster (CI's second pass)")
-def test_jobs_succeed_after_postgres_restarts_under_a_running_worker(signed_in_client, start_worker):
-    worker = start_worker()
-    first = upload(signed_in_client, "before.jpg")
-    wait_until(lambda: status_of(first) == Image.Status.READY, 30, "the first image")
-
-    version = next(Path("/etc/postgresql").iterdir()).name
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True)
-    wait_until(lambda: subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode == 0, 30, "PostgreSQL")
-    connection.close()  # this test's own connection died with the server, like every other
-    second = upload(signed_in_client, "after.jpg")
-
-    wait_until(lambda: status_of(second) == Image.Status.READY, 30, "the image after the restart")
-    assert worker.popen.poll() is None, worker.output()
