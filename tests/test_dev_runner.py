@@ -185,6 +185,20 @@ def test_the_tests_redis_is_started_from_the_same_choice(monkeypatch):
         redis_server.redis_server_binary()
 
 
+def test_a_stop_reaches_the_whole_tree_even_what_left_the_session_or_lost_its_parent():
+    # (pid, ppid, group, session); macOS's ps gives no session (None), so groups and parentage must do.
+    table = [
+        (100, 1, 100, 100),  # a child of dev.py: its own session (start_new_session)
+        (101, 100, 100, 100),  # gunicorn's worker
+        (102, 1, 100, 100),  # orphaned, still in the session
+        (103, 101, 103, 103),  # setsid(): a work horse
+        (200, 1, 200, 200),  # somebody else's
+        (300, 1, 300, None),  # a macOS child of dev.py
+        (301, 1, 300, None),  # orphaned there, still in its group
+    ]
+    assert dev.tree_members([100, 300], table) == {100, 101, 102, 103, 300, 301}
+
+
 # --- `dev.py run`, for real ---------------------------------------------------------------------
 
 PASSWORD = "a-long-passphrase-42"
