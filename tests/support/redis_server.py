@@ -106,21 +106,28 @@ def empty(url: str) -> None:
 
 
 class ThrowawayRedis:
-    """Debian's redis-server on a free port, for a test that fills, freezes or flushes it.
+    """A Redis server of a test's own on a free port, for a test that fills, freezes, flushes or stops it.
 
     Never the machine's Redis (6379) or the suite's shared one: what these tests do to it would
-    break every other test using it. Nothing is written to disk.
+    break every other test using it. The same server binary `dev.py run` would use (the embedded
+    Valkey, or a redis-server/valkey-server on PATH). Nothing is written to disk.
     """
 
-    def __init__(self, binary: str = "/usr/bin/redis-server") -> None:
+    def __init__(self, binary: str | None = None) -> None:
+        self.binary = binary or redis_server_binary()
         self.port = _free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.client = redis.Redis.from_url(self.url, socket_timeout=5)
+        self._filler_keys: list[str] = []
+        self.start()
+
+    def start(self) -> None:
+        """Start the server (again, after stop(): same port, empty, like a Redis restarted by its host)."""
         self._process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        self.client = redis.Redis.from_url(self.url, socket_timeout=5)
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -131,7 +138,6 @@ class ThrowawayRedis:
                     self.stop()
                     raise
                 time.sleep(0.05)
-        self._filler_keys: list[str] = []
 
     def fill(self, headroom_bytes: int = 1024 * 1024, chunk_bytes: int = 64 * 1024) -> int:
         """Cap memory just above what is in use, with Heroku's noeviction, and write until refused.
