@@ -99,7 +99,7 @@ def user_delete_unconfirmed(*, older_than: timedelta) -> int:
 def email_queue_confirmation(*, user: User, site_url: str) -> EmailMessage:
     return _email_queue(
         user=user,
-        subject="Confirm your email address for Media tasks",
+        subject=f"Confirm your email address for {settings.SITE_NAME}",
         template="confirm",
         context=_confirmation_context(user=user, site_url=site_url),
     )
@@ -112,7 +112,7 @@ def email_queue_signup_attempt(*, user: User, site_url: str) -> EmailMessage:
         context |= _confirmation_context(user=user, site_url=site_url)
     return _email_queue(
         user=user,
-        subject="Someone tried to sign up to Media tasks with your address",
+        subject=f"Someone tried to sign up to {settings.SITE_NAME} with your address",
         template="signup_attempt",
         context=context,
     )
@@ -132,6 +132,8 @@ def _absolute(site_url: str, path: str) -> str:
 
 def _email_queue(*, user: User, subject: str, template: str, context: dict[str, Any]) -> EmailMessage:
     # Through EMAIL_BACKEND, the outbox: a row in this transaction, delivered after the commit.
+    # Rendered without a request, so the context processors' site_name is given here.
+    context = {"site_name": settings.SITE_NAME, **context}
     message = EmailMultiAlternatives(
         subject=subject, body=render_to_string(f"accounts/email/{template}.txt", context), to=[user.email]
     )

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -63,11 +66,19 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
 # Django's login view, limited per client IP against password guessing.
 login_view = rate_limited("login")(auth_views.LoginView.as_view(template_name="accounts/login.html"))
 
+
 # Password reset by email, Django's views; the email goes through the outbox like every other.
 # Asking for a link is limited like login: it sends email to whatever address is typed.
 # https://docs.djangoproject.com/en/5.2/topics/auth/default/#django.contrib.auth.views.PasswordResetView
+class PasswordResetView(auth_views.PasswordResetView):
+    def setup(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        super().setup(request, *args, **kwargs)
+        # Django names the site after the request's host; the emails use the product's name.
+        self.extra_email_context = {"site_name": settings.SITE_NAME}
+
+
 password_reset = rate_limited("password_reset")(
-    auth_views.PasswordResetView.as_view(
+    PasswordResetView.as_view(
         template_name="accounts/password_reset_form.html",
         email_template_name="accounts/email/password_reset.txt",
         html_email_template_name="accounts/email/password_reset.html",

@@ -128,6 +128,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "web.context_processors.site",
             ],
         },
     },
@@ -386,6 +387,10 @@ EMAIL_CONFIRMATION_MAX_AGE = int(os.environ.get("EMAIL_CONFIRMATION_MAX_AGE", st
 UNCONFIRMED_ACCOUNT_MAX_AGE_DAYS = int(os.environ.get("UNCONFIRMED_ACCOUNT_MAX_AGE_DAYS", "7"))
 # Where links in emails point; by default the host the sign-up request came to.
 SITE_URL = os.environ.get("SITE_URL", "")
+# The product's name in page titles, the header and email subjects, so a fork renames itself
+# in one place (web/context_processors.py gives it to every template).
+# https://docs.djangoproject.com/en/5.2/ref/templates/api/#writing-your-own-context-processors
+SITE_NAME = os.environ.get("SITE_NAME") or "Django + rq"
 
 # --- Logging ----------------------------------------------------------------------------
 
