@@ -10,9 +10,11 @@ from background.models import OutgoingEmail
 
 @admin.register(OutgoingEmail)
 class OutgoingEmailAdmin(admin.ModelAdmin):
-    list_display = ["id", "to", "subject", "status", "attempts", "created_at", "sent_at"]
+    list_display = ["id", "recipients_shown", "subject", "status", "attempts", "created_at", "sent_at"]
     list_filter = ["status"]
-    search_fields = ["to", "subject"]
+    # `to` holds only the first recipient; `recipients` (JSON) holds every address, so the
+    # search reaches an admin report's second addressee or a Cc too.
+    search_fields = ["to", "recipients", "subject"]
     readonly_fields = [
         *(
             "from_email",
@@ -33,6 +35,15 @@ class OutgoingEmailAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description="To", ordering="to")
+    def recipients_shown(self, email: OutgoingEmail) -> str:
+        """Every addressee (To, then Cc and Bcc marked), not only the first, which `to` keeps."""
+        recipients = email.recipients or {"to": [email.to]}
+        shown = list(recipients.get("to") or [])
+        shown += [f"Cc: {address}" for address in recipients.get("cc") or []]
+        shown += [f"Bcc: {address}" for address in recipients.get("bcc") or []]
+        return ", ".join(shown) or email.to
 
     @admin.action(description="Send again (failed or unconfirmed emails)")
     def send_again(self, request: HttpRequest, queryset: QuerySet[OutgoingEmail]) -> None:
