@@ -13,6 +13,7 @@ a message with attachments is refused with ValueError rather than sent without t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,19 +25,29 @@ from django.db import transaction
 from background import work
 from background.models import OutgoingEmail
 
+logger = logging.getLogger(__name__)
+
 
 class EmailBackend(BaseEmailBackend):
     """Writes each message to the outbox; after `send`, `message.outbox_id` names its row."""
 
     def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
         written = 0
-        with transaction.atomic():
-            for message in email_messages:
-                if not message.recipients():
-                    continue
-                row = outbox_add(message)
-                message.outbox_id = row.pk  # type: ignore[attr-defined]
-                written += 1
+        try:
+            with transaction.atomic():
+                for message in email_messages:
+                    if not message.recipients():
+                        continue
+                    row = outbox_add(message)
+                    message.outbox_id = row.pk  # type: ignore[attr-defined]
+                    written += 1
+        except Exception:
+            # mail_admins' error reports ask for this: a 500 caused by the database being down
+            # cannot write its report either, and must still be answered as a 500.
+            if not self.fail_silently:
+                raise
+            logger.exception("could not write %d emails to the outbox", len(email_messages))
+            return 0
         return written
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from email.utils import getaddresses
 from pathlib import Path
 
 import dj_database_url
@@ -26,6 +27,15 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def admins_from_env(name: str) -> list[tuple[str, str]]:
+    """`Name <a@example.com>, b@example.com` as ADMINS' (name, address) pairs."""
+    value = os.environ.get(name, "")
+    admins = [(display, address) for display, address in getaddresses([value]) if address]
+    if value.strip() and (not admins or any("@" not in address for _, address in admins)):
+        raise ImproperlyConfigured(f"{name} must be email addresses, comma-separated, e.g. 'Ops <ops@example.com>'.")
+    return admins
 
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -272,6 +282,10 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
 # https://docs.djangoproject.com/en/5.2/ref/settings/#email-timeout
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT") or "10")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "webmaster@localhost")
+# Error reports come from the site's own sender unless told otherwise: Django's default,
+# root@localhost, is refused or filed as spam by most SMTP providers.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#server-email
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL") or DEFAULT_FROM_EMAIL
 # Seconds before each retry of an email that could not be sent: an SMTP provider's outage lasts
 # minutes to hours, so the waits grow to hours and together span about 10 h (8 attempts); mail
 # servers themselves retry for days (RFC 5321: at least 30 minutes apart, for 4-5 days).
@@ -394,16 +408,42 @@ SITE_NAME = os.environ.get("SITE_NAME") or "Django + rq"
 
 # --- Logging ----------------------------------------------------------------------------
 
+# Who is emailed a report of each 500 error (traceback and request), as "Name <address>" or a
+# bare address, comma-separated; unset, nobody is, and the error is only logged.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#admins
+ADMINS = admins_from_env("DJANGO_ADMINS")
+# Error reports say which site they come from.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#email-subject-prefix
+EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
+
 # Heroku's log router reads stdout; INFO shows each request's jobs being queued and run.
 # https://docs.djangoproject.com/en/5.2/topics/logging/
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(levelname)s %(name)s %(message)s"}},
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
+    "handlers": {
+        "stdout": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # Django's report of an unhandled exception in a view, mailed to ADMINS (nobody while
+        # it is empty) through EMAIL_BACKEND, the outbox: a row written as the 500 is answered,
+        # then delivered by a worker and retried like every email. With DEBUG on, the error
+        # page already shows the report.
+        # https://docs.djangoproject.com/en/5.2/howto/error-reporting/#server-errors
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+        },
+    },
     "root": {"handlers": ["stdout"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # Replaces Django's own console handler, which would print every line twice.
-    "loggers": {"django": {"handlers": ["stdout"], "level": "INFO", "propagate": False}},
+    "loggers": {
+        # Replaces Django's own console handler, which would print every line twice.
+        "django": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+        # 500s only (django.request logs them at ERROR, 4xx at WARNING); django.security's
+        # errors (e.g. every bot's unknown Host header) are left to the log.
+        "django.request": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
+    },
 }
 
 # --- Error reporting --------------------------------------------------------------------
