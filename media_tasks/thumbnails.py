@@ -564,21 +564,28 @@ def _riff_chunk_spans(data: bytes, position: int, end: int, spans: list[tuple[in
 
 
 def render_thumbnails(source: IO[bytes], sizes: Sequence[int]) -> list[RenderedThumbnail]:
-    """Make one thumbnail per size (longest edge), largest first, each resized from the last.
+    """Make one thumbnail per distinct size (longest edge), largest first, each resized from the last.
+
+    Pictures are never enlarged, so the sizes a picture does not reach all come out at its own
+    size: they are made once, as one thumbnail whose size is the picture's longest edge (a
+    500 px picture gets 500 and 400 for sizes 1600, 800 and 400), and no two thumbnails have
+    the same dimensions.
 
     Outputs are re-encoded from pixels only: upright (EXIF orientation applied), in sRGB, with
     no EXIF, GPS or other metadata, PNG where there is transparency and JPEG otherwise.
     """
-    sizes = sorted(sizes, reverse=True)
+    sizes = sorted(set(sizes), reverse=True)
     frame, full_width, full_height = _largest_thumbnail(source, sizes[0])
     # Target sizes come from the full-size dimensions, so the cascade never compounds rounding;
     # each step still resizes from the previous, smaller one.
-    rendered = []
+    rendered: list[RenderedThumbnail] = []
     for size in sizes:
         target = _fit(full_width, full_height, size)
+        if rendered and target == (rendered[-1].width, rendered[-1].height):
+            continue  # the same pixels again: a browser's srcset gains nothing from a second copy
         if target != frame.size:
             frame = frame.resize(target, Image.Resampling.LANCZOS)
-        rendered.append(_encode(frame, size))
+        rendered.append(_encode(frame, min(size, max(target))))
     return rendered
 
 
