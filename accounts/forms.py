@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth import password_validation
 
@@ -17,7 +19,7 @@ class SignupForm(forms.Form):
         # who asks (services.user_signup handles both cases alike).
         return User.objects.normalize_email(self.cleaned_data["email"])
 
-    def clean(self) -> dict:
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         password = cleaned.get("password")
         if password:

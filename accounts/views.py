@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -15,11 +15,14 @@ from accounts import services
 from accounts.forms import SignupForm
 from web.ratelimit import rate_limited
 
+if TYPE_CHECKING:
+    from accounts.http import AuthenticatedHttpRequest
+
 
 @login_required
 @require_POST
 @rate_limited("resend", by="user")
-def resend_confirmation(request: HttpRequest) -> HttpResponse:
+def resend_confirmation(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.user.email_confirmed:
         messages.info(request, "Your email address is already confirmed.")
     else:

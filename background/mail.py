@@ -28,7 +28,7 @@ class _RecordsTheVerdictWait:
     def data(self, msg: Any) -> tuple[int, bytes]:
         self._replies_in_data = 0
         try:
-            return super().data(msg)  # type: ignore[misc]
+            return super().data(msg)  # type: ignore[misc,no-any-return]
         finally:
             self._replies_in_data = None
 
@@ -37,7 +37,7 @@ class _RecordsTheVerdictWait:
             self._replies_in_data += 1
             # From here until a reply arrives, the server holds the whole message.
             self.awaiting_verdict = self._replies_in_data == 2
-        reply = super().getreply()  # type: ignore[misc]
+        reply: tuple[int, bytes] = super().getreply()  # type: ignore[misc]
         self.awaiting_verdict = False
         return reply
 
@@ -62,7 +62,8 @@ class EmailBackend(smtp.EmailBackend):
     def _send(self, email_message: Any) -> bool:
         self.delivery_unconfirmed = False
         try:
-            return super()._send(email_message)
+            # Private in Django, so django-stubs leaves it out.
+            return super()._send(email_message)  # type: ignore[misc,no-any-return]
         except BaseException:
             # Read before send_messages closes the connection; any exception counts, a worker's
             # shutdown or a job timeout interrupting the wait as much as the socket's timeout.

@@ -63,7 +63,7 @@ class RQDashboardSuperuserOnly:
         return self.get_response(request)
 
     def process_view(
-        self, request: HttpRequest, view: Callable[..., HttpResponse], args: tuple, kwargs: dict[str, Any]
+        self, request: HttpRequest, view: Callable[..., HttpResponse], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> HttpResponse | None:
         if not _in_dashboard(request):
             return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -29,6 +29,10 @@ class WorkItem(models.Model):
 
     # Declared by each concrete subclass: its job, queue, statuses and retry schedule.
     Work: ClassVar[type[Any]]
+
+    if TYPE_CHECKING:
+        # Declared by each concrete subclass with its own choices.
+        status: str
 
     class Meta:
         abstract = True

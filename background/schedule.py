@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from typing import Any
 
 from django.apps import apps
 from django.utils.module_loading import module_has_submodule
@@ -22,7 +23,7 @@ from background import jobs
 # Every minute: re-queue work whose job was lost (killed worker, Redis outage). A number of
 # seconds in SWEEP_INTERVAL_SECONDS runs it that often instead (the fault tests use a few).
 SWEEP_INTERVAL_SECONDS = int(os.environ.get("SWEEP_INTERVAL_SECONDS") or 0)
-SWEEP_TIMING = {"interval": SWEEP_INTERVAL_SECONDS} if SWEEP_INTERVAL_SECONDS else {"cron": "* * * * *"}
+SWEEP_TIMING: dict[str, Any] = {"interval": SWEEP_INTERVAL_SECONDS} if SWEEP_INTERVAL_SECONDS else {"cron": "* * * * *"}
 cron.register(jobs.sweep_stuck_work, queue_name="low", result_ttl=600, failure_ttl=86400, **SWEEP_TIMING)
 
 

@@ -59,7 +59,9 @@ class GaveUp(Exception):
 
 @dataclass(frozen=True, eq=False)
 class WorkKind:
-    model: type[WorkItem]
+    # A concrete WorkItem subclass: Any, as the abstract model has neither `objects` nor the
+    # `status` field its queries filter on.
+    model: type[Any]
     job: str
     queue: str
     pending: str

@@ -149,7 +149,7 @@ class RidesOutRedisErrors:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if not kwargs.get("worker_ttl"):
             kwargs["worker_ttl"] = worker_ttl_seconds()
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        super().__init__(*args, **kwargs)
         self.max_connection_wait_time = redis_retry_max_seconds()
 
     def _set_ip_address(self, connection: Any) -> None:
@@ -270,7 +270,7 @@ class RidesOutRedisErrors:
         worker: Any = self
         if pipeline is not None or worker.birth_date is None:
             # rq's in-job heartbeat (the forking worker) recreates a lost record itself.
-            return super().heartbeat(timeout, pipeline)  # type: ignore[misc]
+            return super().heartbeat(timeout, pipeline)  # type: ignore[misc,no-any-return]
         with worker.connection.pipeline() as beat:
             # The record first, so that the expiry rq sets next applies to it if it was gone.
             beat.hset(worker.key, mapping=worker.serialize())

@@ -36,9 +36,10 @@ class DatabaseStorage(Storage):
     def __init__(self, base_url: str | None = None) -> None:
         self.base_url = base_url or settings.MEDIA_URL
 
-    def _open(self, name: str, mode: str = "rb") -> File:
+    def _open(self, name: str, mode: str = "rb") -> File[bytes]:
         if "w" in mode or "a" in mode or "+" in mode:
             raise ValueError("DatabaseStorage files are read-only once saved; save a new file instead.")
+        content: bytes | memoryview | None
         if connection.vendor == "postgresql":
             content = _postgres_content(name)
         else:
@@ -47,7 +48,7 @@ class DatabaseStorage(Storage):
             raise FileNotFoundError(f"No stored file named {name!r}")
         return ContentFile(bytes(content), name=name)
 
-    def _save(self, name: str, content: IO[bytes] | File) -> str:
+    def _save(self, name: str, content: IO[bytes] | File[bytes]) -> str:
         if hasattr(content, "seek"):
             content.seek(0)
         data = content.read()

@@ -625,8 +625,9 @@ def _largest_thumbnail(source: IO[bytes], largest: int) -> tuple[Image.Image, in
     return frame, full_width, full_height
 
 
-# The transposition that makes each EXIF orientation upright (as ImageOps.exif_transpose).
-_UPRIGHT = {
+# The transposition that makes each EXIF orientation upright (as ImageOps.exif_transpose); looked
+# up with whatever the file's orientation tag holds, which need not be a number.
+_UPRIGHT: dict[object, Image.Transpose] = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
     4: Image.Transpose.FLIP_TOP_BOTTOM,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -19,6 +19,9 @@ from media_tasks.thumbnails import UnreadableImage
 from web.ratelimit import rate_limited
 from web.upload_handlers import accepts_files
 
+if TYPE_CHECKING:
+    from accounts.http import AuthenticatedHttpRequest
+
 SERVED_CONTENT_TYPES = {".jpg": "image/jpeg", ".png": "image/png"}
 MAX_ID = 2**63 - 1  # the largest primary key a bigint column holds
 
@@ -33,7 +36,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @rate_limited("upload", by="user")
-def upload(request: HttpRequest) -> HttpResponse:
+def upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not request.user.email_confirmed:
         # A throwaway address must not be enough to store files here.
         return _render_gallery(request, UploadForm(), status=403)

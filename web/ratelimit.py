@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import render
 from redis.exceptions import RedisError
 
@@ -22,7 +22,7 @@ from background import queues
 
 logger = logging.getLogger(__name__)
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -37,7 +37,7 @@ def rate_limited(scope: str, *, by: str = "ip") -> Callable[[View], View]:
 
     def decorator(view: View) -> View:
         @functools.wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if request.method == "POST":
                 limit, per_seconds = settings.RATE_LIMITS[scope]
                 per_user = by == "user" and request.user.is_authenticated
@@ -60,6 +60,7 @@ def rate_limited(scope: str, *, by: str = "ip") -> Callable[[View], View]:
 
 def _over_limit(key: str, limit: int, per_seconds: int) -> bool:
     window = int(time.time() // per_seconds)
+    count: int
     try:
         redis = queues.connection()
         with redis.pipeline() as pipe:

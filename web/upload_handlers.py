@@ -68,6 +68,9 @@ class UploadLimitsHandler(FileUploadHandler):
     still parses; the view then sees `request.upload_too_large` and shows the size error.
     """
 
+    # Django always passes the request, and this handler marks it (upload_too_large).
+    request: Any
+
     def __init__(self, request: Any = None) -> None:
         super().__init__(request)
         self.files = 0

@@ -39,7 +39,13 @@ class JSONCronScheduler(DjangoCronScheduler):
         due = [cron_job for cron_job in self._cron_jobs if cron_job.should_run()]
         for cron_job in due:
             queue = queues.get_queue(cron_job.queue_name)
-            job = queue.enqueue(cron_job.func, args=cron_job.args, kwargs=cron_job.kwargs, **cron_job.job_options)
+            # rq types a cron job's func as optional; a registered job always has one.
+            job = queue.enqueue(
+                cron_job.func,  # type: ignore[type-var]
+                args=cron_job.args,
+                kwargs=cron_job.kwargs,
+                **cron_job.job_options,
+            )
             # Queued: not due again even if the bookkeeping below fails, so no second copy.
             cron_job.set_enqueue_time(enqueue_time)
             self.log.info("Enqueued %s on %s as job %s", cron_job.func_name, cron_job.queue_name, job.id)
@@ -52,7 +58,7 @@ class JSONCronScheduler(DjangoCronScheduler):
     def start(self) -> None:
         """rq's CronScheduler.start, waiting out Redis errors instead of exiting on them."""
         self.log.info("CronScheduler %s: starting...", self.name)
-        self._install_signal_handlers()
+        self._install_signal_handlers()  # type: ignore[no-untyped-call]  # unannotated in rq
         backoff = RedisBackoff(self.log, f"CronScheduler {self.name}")
         born = False
         try:

@@ -24,7 +24,8 @@ rqworker_pool = importlib.import_module("django_rq.management.commands.rqworker-
 DEFAULT_WORKERS = 2
 
 
-class Command(rqworker_pool.Command):
+# Imported by name (it has a hyphen), so the type checker cannot see this base class.
+class Command(rqworker_pool.Command):  # type: ignore[name-defined,misc]
     def add_arguments(self, parser: ArgumentParser) -> None:
         super().add_arguments(parser)
         # Like gunicorn's WEB_CONCURRENCY: sized per dyno by a config var, not by editing the Procfile.

@@ -18,5 +18,5 @@ from background.workers import worker_ttl_seconds
 
 class Command(rqworker.Command):
     def add_arguments(self, parser: ArgumentParser) -> None:
-        super().add_arguments(parser)
+        super().add_arguments(parser)  # type: ignore[no-untyped-call]  # unannotated in django-rq
         parser.set_defaults(serializer=SERIALIZER, worker_ttl=worker_ttl_seconds())

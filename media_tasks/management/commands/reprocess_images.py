@@ -33,7 +33,8 @@ class Command(BaseCommand):
         if no_wait or not queued:
             return
         rows = Image.objects.filter(pk__in=queued)
-        with tqdm(total=len(queued), unit="image", file=self.stderr._out) as bar:
+        # django-stubs leaves out OutputWrapper._out, the stream it wraps.
+        with tqdm(total=len(queued), unit="image", file=self.stderr._out) as bar:  # type: ignore[call-overload]
             finished = 0
             while finished < len(queued):
                 if time.monotonic() - started > timeout:
