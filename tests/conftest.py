@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.support import images, redis_server, smtp
+from tests.support import redis_server, smtp
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,10 +79,8 @@ def signed_in_client(client, user):
 
 
 @pytest.fixture
-def jpeg_upload():
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    return SimpleUploadedFile("holiday.jpg", images.jpeg_bytes(1200, 900), content_type="image/jpeg")
+def superuser(django_user_model):
+    return django_user_model.objects.create_superuser(email="root@example.com", password="root-long-passphrase-1")
 
 
 @pytest.fixture

@@ -2,28 +2,19 @@ from __future__ import annotations
 
 import html
 import re
-import secrets
 import socket
 from urllib.parse import urljoin, urlsplit
 
 import django_rq
 import pytest
-from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from background.models import OutgoingEmail
 from background.redis_config import SERIALIZER, rq_queues
-from media_tasks.models import Image
-from tests.support import images
 
 pytestmark = pytest.mark.django_db
 
 DASHBOARD = "/admin/django_rq/dashboard/"
-
-
-@pytest.fixture
-def superuser(django_user_model):
-    return django_user_model.objects.create_superuser(email="root@example.com", password="root-long-passphrase-1")
 
 
 def test_admin_is_closed_to_anonymous_and_ordinary_users(client, user):
@@ -50,7 +41,7 @@ def test_failed_job_can_be_inspected_and_requeued_from_the_dashboard(
 ):
     queue = django_rq.get_queue("default")
     with django_capture_on_commit_callbacks(execute=True):
-        queue.enqueue("media_tasks.jobs.make_thumbnails", "not-an-id")
+        queue.enqueue("tests.workapp.jobs.do_chore", "not-an-id")
     [job] = queue.get_jobs()
     worker = django_rq.get_worker("default", worker_class="rq.SimpleWorker", serializer=SERIALIZER)
     worker.work(burst=True)  # fails: the id is not a number
@@ -69,40 +60,6 @@ def test_failed_job_can_be_inspected_and_requeued_from_the_dashboard(
     assert job.id not in queue.failed_job_registry.get_job_ids()
 
 
-def stored_failed_image(owner, name: str = "broken-before.jpg") -> Image:
-    image = Image(owner=owner, token=secrets.token_hex(16), original_name=name, status=Image.Status.FAILED)
-    image.original.save(image.token, ContentFile(images.jpeg_bytes(640, 480)), save=False)
-    image.failure_reason = "Simulated earlier failure."
-    image.attempts = 5
-    image.save()
-    return image
-
-
-def test_admin_filters_images_by_status_and_owner(client, superuser, user):
-    stored_failed_image(user)
-    client.force_login(superuser)
-
-    page = client.get("/admin/media_tasks/image/", {"status__exact": "failed", "owner__id__exact": user.pk})
-
-    assert page.status_code == 200
-    assert "broken-before.jpg" in page.content.decode()
-
-
-def test_admin_bulk_reprocess_queues_the_selected_images(client, superuser, user, django_capture_on_commit_callbacks):
-    image = stored_failed_image(user)
-    client.force_login(superuser)
-
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            "/admin/media_tasks/image/", {"action": "reprocess", "_selected_action": [image.pk]}, follow=True
-        )
-
-    assert "Queued 1 images for new thumbnails." in response.content.decode()
-    image.refresh_from_db()
-    assert (image.status, image.attempts, image.failure_reason) == (Image.Status.PENDING, 0, "")
-    assert django_rq.get_queue("default").get_job_ids() == [f"image-{image.pk}"]
-
-
 def test_admin_shows_the_email_outbox_with_errors(client, superuser, user):
     OutgoingEmail.objects.create(to="x@example.com", subject="Hello", body="...", last_error="SMTPServerDisconnected")
     client.force_login(superuser)
@@ -116,11 +73,11 @@ def test_admin_shows_the_email_outbox_with_errors(client, superuser, user):
 def jobs_in_every_state() -> None:
     """A finished and a failed job (run by a worker in this process), one still queued, and a live worker."""
     queue = django_rq.get_queue("default", commit_mode="auto")
-    queue.enqueue("media_tasks.jobs.make_thumbnails", 0)  # no such image: finishes quietly
-    queue.enqueue("media_tasks.jobs.make_thumbnails", "not-an-id")  # fails
+    queue.enqueue("tests.workapp.jobs.do_chore", 0)  # no such image: finishes quietly
+    queue.enqueue("tests.workapp.jobs.do_chore", "not-an-id")  # fails
     worker = django_rq.get_worker("default", worker_class="rq.SimpleWorker", serializer=SERIALIZER)
     worker.work(burst=True)
-    queue.enqueue("media_tasks.jobs.make_thumbnails", 0)
+    queue.enqueue("tests.workapp.jobs.do_chore", 0)
     # Registered as a running worker would be, so its page is listed; the test's Redis is emptied after.
     django_rq.get_worker("default", serializer=SERIALIZER).register_birth()
     assert (queue.count, queue.finished_job_registry.count, queue.failed_job_registry.count) == (1, 1, 1)

@@ -72,3 +72,14 @@ def test_job_delay_in_a_rolled_back_transaction_queues_nothing():
         ping.delay(7)
         raise RuntimeError("rolled back")
     assert django_rq.get_queue("high").count == 0
+
+
+def test_a_job_whose_row_is_gone_ends_quietly_in_the_worker(run_worker):
+    chore = Chore.objects.create(name="gone")
+    work.enqueue_on_commit(chore)
+    Chore.objects.all().delete()
+
+    output = run_worker("default")
+
+    assert f"chore {chore.pk} is done, gone or being done elsewhere" in output.stdout + output.stderr
+    assert "Traceback" not in output.stdout + output.stderr

@@ -27,9 +27,9 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 
 import dev
-from tests.support import images
+from tests.support.chores import slow
 from tests.support.heroku import Browser, free_port
-from tests.support.processes import FAULTS, ROOT, read_procfile, wait_until
+from tests.support.processes import ROOT, read_procfile, wait_until
 
 DEV_PY = ROOT / "dev.py"
 
@@ -333,32 +333,39 @@ def dev_runs(tmp_path: Path) -> Iterator[list[DevRun]]:
         run.kill()
 
 
-def make_confirmed_user(run: DevRun, email: str) -> None:
-    script = (
-        "from django.contrib.auth import get_user_model; from django.utils import timezone; "
-        f"get_user_model().objects.create_user(email={email!r}, password={PASSWORD!r}, "
-        "email_confirmed_at=timezone.now())"
-    )
+def manage_shell(run: DevRun, script: str) -> None:
+    """`manage.py shell -c script` against the run's own database, as a one-off process would."""
     env = {key: value for key, value in os.environ.items() if key not in _NOT_PASSED_ON}
     env |= {"DJANGO_ENV_FILE": str(run.workdir / ".env"), "DATABASE_URL": f"sqlite:///{run.workdir / 'db.sqlite3'}"}
     subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True, timeout=60)
 
 
-def upload_as(run: DevRun, email: str, name: str) -> None:
+def make_confirmed_user(run: DevRun, email: str) -> None:
+    manage_shell(
+        run,
+        "from django.contrib.auth import get_user_model; from django.utils import timezone; "
+        f"get_user_model().objects.create_user(email={email!r}, password={PASSWORD!r}, "
+        "email_confirmed_at=timezone.now())",
+    )
+
+
+def log_in_as(run: DevRun, email: str) -> None:
     browser = Browser("127.0.0.1", run.web_port)
     login_page = browser.get("/login/")
     assert login_page.status == 200, login_page.text[:2000]
     logged_in = browser.submit(login_page, "", {"username": email, "password": PASSWORD})
     assert logged_in.status == 302, logged_in.text[:2000]
-    gallery = browser.get("/")
-    jpeg = images.jpeg_bytes(1200, 900)
-    uploaded = browser.submit(gallery, "/upload/", {}, files={"file": (name, jpeg, "image/jpeg")})
-    assert uploaded.status == 302, uploaded.text[:2000]
+    assert browser.get("/").status == 200
 
 
-def image_status(run: DevRun, name: str) -> str | None:
+def queue_chore(run: DevRun, name: str) -> None:
+    """Durable work of the test-only app (tests/workapp), queued after its commit as a view would."""
+    manage_shell(run, f"from tests.support.chores import queue_chore; queue_chore({name!r})")
+
+
+def chore_status(run: DevRun, name: str) -> str | None:
     with sqlite3.connect(run.workdir / "db.sqlite3") as db:
-        row = db.execute("SELECT status FROM media_tasks_image WHERE original_name = ?", (name,)).fetchone()
+        row = db.execute("SELECT status FROM workapp_chore WHERE name = ?", (name,)).fetchone()
     return row[0] if row else None
 
 
@@ -380,12 +387,13 @@ def test_run_serves_the_procfile_processes_and_ten_ctrl_c_leave_nothing_so_the_n
     assert sum("gunicorn" in line and "sh -c" not in line for line in lines) >= 3, lines  # master and two workers
     assert "release | " in first.output() and "Apply all migrations" in first.output()
 
-    # The site, end to end: pages, static files, and an upload made into thumbnails by the worker.
+    # The site, end to end: pages, static files, signing in, and durable work done by the worker.
     assert http_status(first.web_port, "/login/") == 200
     assert http_status(first.web_port, "/static/admin/css/base.css") == 200
     make_confirmed_user(first, "ada@example.com")
-    upload_as(first, "ada@example.com", "first.jpg")
-    wait_until(lambda: image_status(first, "first.jpg") == "ready", 60, "the worker to make the thumbnails")
+    log_in_as(first, "ada@example.com")
+    queue_chore(first, "first")
+    wait_until(lambda: chore_status(first, "first") == "done", 60, "the worker to do the chore")
 
     stop_seconds = first.stop_and_measure(signals=10)
     output = first.output()
@@ -410,14 +418,12 @@ def test_run_serves_the_procfile_processes_and_ten_ctrl_c_leave_nothing_so_the_n
 
 @pytest.mark.slow
 def test_ctrl_c_during_a_job_stops_every_process_and_hands_the_job_back(tmp_path, dev_runs):
-    # Thumbnails take a minute here (tests/support/faults), so the job is surely running at Ctrl-C.
-    slow = {"FAULT_SLOW_SECONDS": "60", "PYTHONPATH": os.pathsep.join([str(FAULTS), str(ROOT)])}
-    run = DevRun(tmp_path, extra_env=slow)
+    # A chore takes a minute here (tests/workapp), so the job is surely running at Ctrl-C.
+    run = DevRun(tmp_path, extra_env=slow(60))
     dev_runs.append(run)
     run.wait_until_serving()
-    make_confirmed_user(run, "grace@example.com")
-    upload_as(run, "grace@example.com", "slow.jpg")
-    wait_until(lambda: image_status(run, "slow.jpg") == "processing", 30, "the job to start")
+    queue_chore(run, "slow")
+    wait_until(lambda: chore_status(run, "slow") == "doing", 30, "the job to start")
 
     stop_seconds = run.stop_and_measure(signals=1)
     output = run.output()
@@ -425,6 +431,6 @@ def test_ctrl_c_during_a_job_stops_every_process_and_hands_the_job_back(tmp_path
     assert not run.left_running()
     # The worker interrupted the job (6 s) and handed its row back, well inside dev.py's grace period.
     assert re.search(r"worker \| .*(ShutDownImminent|shut down imminent)", output), output
-    assert image_status(run, "slow.jpg") == "pending"
+    assert chore_status(run, "slow") == "pending"
     print(f"\ndev.py run: one Ctrl-C during a job stopped everything in {stop_seconds:.1f} s")
     assert stop_seconds < dev.GRACE_SECONDS + dev.REDIS_GRACE_SECONDS + 5

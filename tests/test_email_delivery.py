@@ -17,14 +17,11 @@ from django.core import mail
 from django.urls import reverse
 from django_rq.settings import get_queues_map
 
-from accounts.models import User
 from background import work
 from background.models import OutgoingEmail
 from background.redis_config import SERIALIZER
-from media_tasks.models import Image
 from tests.support import outbox
 from tests.support.processes import Process, procfile_command, wait_until
-from tests.test_admin import stored_failed_image
 
 DASHBOARD = "/admin/django_rq/dashboard/"
 SITE = "https://example.herokuapp.com/"
@@ -56,11 +53,6 @@ def start_worker(worker_env, fast_schedule) -> Iterator:
     yield start
     for process in started:
         process.stop()
-
-
-@pytest.fixture
-def superuser(django_user_model) -> User:
-    return django_user_model.objects.create_superuser(email="root@example.com", password="root-long-passphrase-1")
 
 
 def queue_confirmations(django_user_model, count: int) -> list[OutgoingEmail]:
@@ -257,50 +249,6 @@ def test_requeue_in_the_dashboard_sends_an_email_the_server_refused_once_fixed(
     row = rows([email])[0]
     assert (row.status, row.attempts) == (OutgoingEmail.Status.SENT, 1)
     assert smtp_server.copies("To") == {"person0@example.com": 1}
-
-
-def image_out_of_attempts(owner: User, settings) -> Image:
-    """An image whose worker died on its last attempt, given up by the sweeper."""
-    image = stored_failed_image(owner, "given-up.jpg")
-    Image.objects.filter(pk=image.pk).update(
-        status=Image.Status.PENDING, attempts=settings.WORK_MAX_ATTEMPTS, last_error="OSError: disk on fire"
-    )
-    settings.WORK_STALE_SECONDS = 0
-    work.sweep()
-    image.refresh_from_db()
-    assert image.status == Image.Status.FAILED
-    return image
-
-
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-def test_requeue_in_the_dashboard_makes_the_thumbnails_of_a_given_up_image(
-    client, superuser, user, settings, start_worker
-):
-    image = image_out_of_attempts(user, settings)
-    job_id = work.kind_of(Image).job_id(image.pk)
-    assert job_id in django_rq.get_queue("default").failed_job_registry.get_job_ids()
-    client.force_login(superuser)
-
-    response = client.post(f"{DASHBOARD}queues/{queue_index('default')}/{job_id}/requeue/", {"requeue": "Requeue"})
-    assert start_worker(burst=True).wait(60) == 0
-
-    assert response.status_code == 302
-    image.refresh_from_db()
-    assert (image.status, image.attempts, image.thumbnails.count()) == (Image.Status.READY, 1, 3)
-
-
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-def test_make_thumbnails_again_in_the_admin_still_makes_them(client, superuser, user, start_worker):
-    image = stored_failed_image(user)
-    client.force_login(superuser)
-
-    client.post(reverse("admin:media_tasks_image_changelist"), {"action": "reprocess", "_selected_action": [image.pk]})
-    assert start_worker(burst=True).wait(60) == 0
-
-    image.refresh_from_db()
-    assert (image.status, image.attempts, image.thumbnails.count()) == (Image.Status.READY, 1, 3)
 
 
 # --- The rule that tells a requeue by hand from a stale duplicate (in-process worker) ------

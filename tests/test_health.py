@@ -13,11 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from background import queues
 from background.redis_config import rq_queues
-from tests.support import images
 from tests.support.backend import (
     COMPRESSED_ENV,
     COMPRESSED_HEALTH,
@@ -26,6 +24,7 @@ from tests.support.backend import (
     health,
     worker_and_clock,
 )
+from tests.support.chores import queue_chore
 from tests.support.processes import wait_until
 from tests.support.redis_server import ThrowawayRedis
 
@@ -86,20 +85,13 @@ def test_a_full_redis_that_refuses_writes_is_reported_at_once(client, own_redis)
     assert health(client)[1]["redis"] == {"ok": True}
 
 
-def test_a_job_waiting_too_long_makes_the_queues_part_fail(
-    signed_in_client, user, settings, django_capture_on_commit_callbacks
-):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
+def test_a_job_waiting_too_long_makes_the_queues_part_fail(client, settings, django_capture_on_commit_callbacks):
     settings.HEALTH_QUEUE_LATENCY_MAX_SECONDS = 1
-    user.email_confirmed_at = timezone.now()
-    user.save()
-    upload = SimpleUploadedFile("wait.jpg", images.jpeg_bytes(400, 300), content_type="image/jpeg")
     with django_capture_on_commit_callbacks(execute=True):
-        signed_in_client.post(reverse("upload"), {"file": upload})
+        queue_chore("waiting")
 
     def queue_late() -> dict | None:
-        body = health(signed_in_client)[1]
+        body = health(client)[1]
         return body if not body["queues"]["ok"] else None
 
     body = wait_until(queue_late, 10, "the waiting job to pass the latency limit")
@@ -170,26 +162,20 @@ def test_a_stopped_clock_is_named_and_the_workers_are_not_blamed(client, backend
 
 @pytest.mark.slow
 def test_dead_workers_with_jobs_waiting_are_named_within_the_heartbeat_bound(
-    signed_in_client, user, own_redis, backend_env, django_capture_on_commit_callbacks
+    client, own_redis, backend_env, django_capture_on_commit_callbacks
 ):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    user.email_confirmed_at = timezone.now()
-    user.save()
     with worker_and_clock(backend_env) as (worker, _clock):
-        wait_until(lambda: health(signed_in_client)[0] == 200, 60, "a healthy start", every=0.5)
+        wait_until(lambda: health(client)[0] == 200, 60, "a healthy start", every=0.5)
 
         worker.signal_dyno(signal.SIGKILL)  # the whole worker dyno, pool and workers
         killed = time.monotonic()
         # Until Redis has seen the dead workers' connections close, it could still hand the
         # job to a dead worker's BLPOP (the sweeper's case, not this test's).
         wait_until(lambda: own_redis.client.info("clients")["blocked_clients"] == 0, 10, "Redis to drop the workers")
-        upload = SimpleUploadedFile("stuck.jpg", images.jpeg_bytes(400, 300), content_type="image/jpeg")
         with django_capture_on_commit_callbacks(execute=True):
-            response = signed_in_client.post(reverse("upload"), {"file": upload})
-        assert response.status_code == 302
+            queue_chore("stuck")
         body = wait_until(
-            lambda: (lambda status, body: body if "workers" in body["failing"] else None)(*health(signed_in_client)),
+            lambda: (lambda status, body: body if "workers" in body["failing"] else None)(*health(client)),
             COMPRESSED_HEALTH["HEALTH_WORKER_MAX_AGE_SECONDS"] + 15,
             "/healthz to notice the workers are gone",
             every=0.5,

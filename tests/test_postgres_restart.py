@@ -25,20 +25,11 @@ pytestmark = [
     ),
 ]
 
-# Runs in `manage.py shell` against the throwaway database: a confirmed user uploads a JPEG, as
-# the upload view does (services.image_create, which queues the job after the commit).
-UPLOAD = """
-from django.contrib.auth import get_user_model
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
-from media_tasks import services
-from tests.support import images
-owner, _ = get_user_model().objects.get_or_create(
-    email="ada@example.com", defaults={{"email_confirmed_at": timezone.now()}}
-)
-name = {name!r}
-upload = SimpleUploadedFile(name, images.jpeg_bytes(800, 600), content_type="image/jpeg")
-services.image_create(owner=owner, file=upload)
+# Runs in `manage.py shell` against the throwaway database: a chore written and queued after its
+# commit, as a product's view would queue its durable work.
+QUEUE_CHORE = """
+from tests.support.chores import queue_chore
+queue_chore({name!r})
 """
 
 
@@ -68,16 +59,14 @@ def manage(env: dict[str, str], *args: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def upload(env: dict[str, str], name: str) -> None:
-    manage(env, "shell", "-c", UPLOAD.format(name=name))
+def queue_chore(env: dict[str, str], name: str) -> None:
+    manage(env, "shell", "-c", QUEUE_CHORE.format(name=name))
 
 
 def status_of(url: str, name: str) -> str | None:
     try:
         with psycopg.connect(url, connect_timeout=5) as connection:
-            row = connection.execute(
-                "SELECT status FROM media_tasks_image WHERE original_name = %s", (name,)
-            ).fetchone()
+            row = connection.execute("SELECT status FROM workapp_chore WHERE name = %s", (name,)).fetchone()
     except psycopg.OperationalError:
         return None  # the server is restarting
     return row[0] if row else None
@@ -86,13 +75,13 @@ def status_of(url: str, name: str) -> str | None:
 def test_jobs_succeed_after_postgres_restarts_under_a_running_worker(throwaway_postgres, app_env):
     worker = Process(procfile_command("worker"), app_env)
     try:
-        upload(app_env, "before.jpg")
-        wait_until(lambda: status_of(throwaway_postgres.url, "before.jpg") == "ready", 60, "the first image")
+        queue_chore(app_env, "before")
+        wait_until(lambda: status_of(throwaway_postgres.url, "before") == "done", 60, "the first chore")
 
         throwaway_postgres.restart()
-        upload(app_env, "after.jpg")
+        queue_chore(app_env, "after")
 
-        wait_until(lambda: status_of(throwaway_postgres.url, "after.jpg") == "ready", 60, "the image after the restart")
+        wait_until(lambda: status_of(throwaway_postgres.url, "after") == "done", 60, "the chore after the restart")
         assert worker.poll() is None, worker.output()
     finally:
         worker.stop()

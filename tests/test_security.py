@@ -57,7 +57,7 @@ def outsider(request, django_user_model) -> Client:
 
 
 def test_every_dashboard_url_is_closed_to_non_superusers(outsider):
-    django_rq.get_queue("default", commit_mode="auto").enqueue("media_tasks.jobs.make_thumbnails", 1, job_id="job-id")
+    django_rq.get_queue("default", commit_mode="auto").enqueue("tests.workapp.jobs.do_chore", 1, job_id="job-id")
     for path in dashboard_paths():
         for method in (outsider.get, outsider.post):
             status = method(path).status_code

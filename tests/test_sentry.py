@@ -48,14 +48,14 @@ def test_a_failing_job_is_reported_from_the_procfile_worker(sentry_sink, signed_
     dsn, received = sentry_sink
     import django_rq
 
-    django_rq.get_queue("default", commit_mode="auto").enqueue("media_tasks.jobs.make_thumbnails", "not-an-id")
+    django_rq.get_queue("default", commit_mode="auto").enqueue("tests.workapp.jobs.do_chore", "not-an-id")
 
     # The Procfile's worker runs jobs without a work horse: Sentry must hook that class too.
     worker = Process([*procfile_command("worker"), "--burst"], {**worker_env, "SENTRY_DSN": dsn})
     assert worker.wait(60) == 0, worker.output()
 
     wait_until(lambda: any(b"ValueError" in body for body in received), 10, "the worker's error event")
-    assert any(b"media_tasks.jobs.make_thumbnails" in body for body in received)
+    assert any(b"tests.workapp.jobs.do_chore" in body for body in received)
 
 
 def test_a_failing_request_is_reported_from_the_web(sentry_sink):

@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 
 from media_tasks.models import Image
+from tests.demo.test_admin_images import stored_failed_image
 from tests.support.processes import Process, procfile_command
-from tests.test_admin import stored_failed_image
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

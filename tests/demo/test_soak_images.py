@@ -1,7 +1,8 @@
-"""A soak: 500 uploads and 100 sign-ups through 3 workers while a chaos loop kills workers.
+"""The soak for the demo's images: 100 uploads and 20 sign-ups through 3 worker dynos being killed.
 
-At the end every image must be ready and every confirmation email delivered exactly once.
-The figures are printed and written to artifacts/soak.json.
+tests/test_soak.py is the core's soak (500 chores); this one checks what is the demo's own:
+every image ready with exactly one set of thumbnails (no orphaned or duplicate files) while
+thumbnail jobs are killed mid-way. SOAK_UPLOADS sets the number.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from tests.support.processes import Process, procfile_command, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-UPLOADS = int(os.environ.get("SOAK_UPLOADS", "500"))
+UPLOADS = int(os.environ.get("SOAK_UPLOADS", "100"))
 SIGNUPS = UPLOADS // 5
 WORKERS = 3
 LEASE_SECONDS = 10
@@ -76,7 +77,7 @@ class Chaos:
             worker.stop()
 
 
-def test_soak_every_item_finishes_once_while_workers_are_killed(
+def test_soak_every_image_gets_one_set_of_thumbnails_while_workers_are_killed(
     worker_env, smtp_server, settings, django_user_model, capsys
 ):
     settings.WORK_CLAIM_LEASE_SECONDS = LEASE_SECONDS
@@ -142,12 +143,12 @@ def test_soak_every_item_finishes_once_while_workers_are_killed(
         "total_seconds": round(elapsed, 1),
     }
     (ROOT / "artifacts").mkdir(exist_ok=True)
-    (ROOT / "artifacts" / "soak.json").write_text(json.dumps(figures, indent=2) + "\n")
+    (ROOT / "artifacts" / "soak_images.json").write_text(json.dumps(figures, indent=2) + "\n")
     with capsys.disabled():
-        print("\nsoak:", json.dumps(figures))
+        print("\nsoak of images:", json.dumps(figures))
 
     assert figures["uploads"] == UPLOADS and figures["signups"] == SIGNUPS
-    assert kills >= 5, "the chaos loop did not get to kill enough workers to mean anything"
+    assert kills >= 2, "the chaos loop did not get to kill enough workers to mean anything"
     assert figures["images_retried"] >= 1, "no kill landed mid-job"
     assert figures["images_ready"] == UPLOADS
     assert figures["thumbnail_files"] == 3 * UPLOADS  # no orphaned or duplicate thumbnails

@@ -1,0 +1,61 @@
+"""The operator's remedies for a given-up image, with the Procfile's worker.
+
+The dashboard's Requeue and the admin's "Make thumbnails again" (tests/test_email_delivery.py
+has the same remedies for emails, and its fixtures).
+"""
+
+from __future__ import annotations
+
+import django_rq
+import pytest
+from django.urls import reverse
+
+from accounts.models import User
+from background import work
+from media_tasks.models import Image
+from tests.demo.test_admin_images import stored_failed_image
+from tests.test_email_delivery import DASHBOARD, queue_index
+
+
+def image_out_of_attempts(owner: User, settings) -> Image:
+    """An image whose worker died on its last attempt, given up by the sweeper."""
+    image = stored_failed_image(owner, "given-up.jpg")
+    Image.objects.filter(pk=image.pk).update(
+        status=Image.Status.PENDING, attempts=settings.WORK_MAX_ATTEMPTS, last_error="OSError: disk on fire"
+    )
+    settings.WORK_STALE_SECONDS = 0
+    work.sweep()
+    image.refresh_from_db()
+    assert image.status == Image.Status.FAILED
+    return image
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_requeue_in_the_dashboard_makes_the_thumbnails_of_a_given_up_image(
+    client, superuser, user, settings, start_worker
+):
+    image = image_out_of_attempts(user, settings)
+    job_id = work.kind_of(Image).job_id(image.pk)
+    assert job_id in django_rq.get_queue("default").failed_job_registry.get_job_ids()
+    client.force_login(superuser)
+
+    response = client.post(f"{DASHBOARD}queues/{queue_index('default')}/{job_id}/requeue/", {"requeue": "Requeue"})
+    assert start_worker(burst=True).wait(60) == 0
+
+    assert response.status_code == 302
+    image.refresh_from_db()
+    assert (image.status, image.attempts, image.thumbnails.count()) == (Image.Status.READY, 1, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_make_thumbnails_again_in_the_admin_still_makes_them(client, superuser, user, start_worker):
+    image = stored_failed_image(user)
+    client.force_login(superuser)
+
+    client.post(reverse("admin:media_tasks_image_changelist"), {"action": "reprocess", "_selected_action": [image.pk]})
+    assert start_worker(burst=True).wait(60) == 0
+
+    image.refresh_from_db()
+    assert (image.status, image.attempts, image.thumbnails.count()) == (Image.Status.READY, 1, 3)

@@ -1,0 +1,32 @@
+"""The demo's upload while Redis hangs: answered within about a second, the image stored and queued later."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from background import queues
+from media_tasks.models import Image
+from tests.support import images
+from tests.test_redis_faults import hung_redis  # noqa: F401 - the fixture
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_while_redis_hangs_answers_within_about_a_second(signed_in_client, user, hung_redis):  # noqa: F811
+    user.email_confirmed_at = timezone.now()
+    user.save()
+    upload = SimpleUploadedFile("late.jpg", images.jpeg_bytes(800, 600), content_type="image/jpeg")
+
+    started = time.monotonic()
+    response = signed_in_client.post(reverse("upload"), {"file": upload})
+    elapsed = time.monotonic() - started
+
+    # Stored and shown as queued; the sweeper queues its job once Redis answers again.
+    assert response.status_code == 302
+    assert Image.objects.get(original_name="late.jpg").status == Image.Status.PENDING
+    # Two Redis calls (rate limit, enqueue) of at most TIMEOUT_SECONDS each, plus the upload itself.
+    assert elapsed < 2 * queues.TIMEOUT_SECONDS + 1.0, elapsed
