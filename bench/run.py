@@ -7,8 +7,8 @@
                                                        # 2 minutes; results in a temporary folder
 
 Each benchmark is a module of bench/ run as its own process (Django is set up once per process)
-in its own throwaway environment (bench/common.py): a temporary SQLite database, an embedded
-Valkey on a free port, DJANGO_ENV_FILE=/dev/null. PostgreSQL is used only if DATABASE_URL is
+in its own throwaway environment (bench/common.py): a temporary SQLite database, the Redis
+server dev.py would start, on a free port, DJANGO_ENV_FILE=/dev/null. PostgreSQL is used only if DATABASE_URL is
 set in the environment of this command. The test images are made once, in a temporary folder,
 by the first benchmark that needs each, and every later benchmark of the run reads the same files.
 

@@ -63,7 +63,7 @@ from bench.common import (
     setup_django,
 )
 from bench.images import PHOTO_50MP, SOURCE_QUALITY, TestImage, image_bytes
-from tests.support import images as made_images
+from harness import images as made_images
 
 REPEATS = 1 if QUICK else 3
 # A worker that runs jobs in its own process keeps what earlier jobs left behind, so each run
@@ -104,7 +104,7 @@ class WorkerRun:
 
 
 # The largest files of each kind the decode budget accepts (their estimates: 133, 149 and 61 MiB
-# of 150), made as tests/test_decode_budget.py makes them: small files, many pixels.
+# of 150), made as tests/demo/test_decode_budget.py makes them: small files, many pixels.
 BUDGET_EDGE_FILES = (
     (TestImage("animated-59mp-200-frames", 7000, 8430, "GIF"), lambda: made_images.large_animated_gif(7000, 8430, 200)),
     (TestImage("rgba-24mp", 6000, 4000, "PNG", alpha=True), lambda: made_images.large_png(6000, 4000)),

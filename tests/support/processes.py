@@ -1,131 +1,35 @@
-"""Processes started the way a dyno starts them: real workers for the fault tests, and the
-process tree that tests/support/heroku.py and bench/ build their dynos on."""
+"""Real workers for the fault tests; the rest lives in harness/processes.py, which bench/ uses
+too, and is re-exported here for the tests that import it from this module."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
-import shlex
-import signal
-import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Self, TypeVar
 
-import psutil
+from harness.processes import (
+    ROOT,
+    SHUTDOWN_GRACE_SECONDS,
+    ProcessTree,
+    procfile_command,
+    procfile_line,
+    read_procfile,
+    wait_until,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = [
+    "FAULTS",
+    "ROOT",
+    "SHUTDOWN_GRACE_SECONDS",
+    "Process",
+    "ProcessTree",
+    "procfile_command",
+    "procfile_line",
+    "read_procfile",
+    "wait_until",
+]
+
 FAULTS = Path(__file__).resolve().parent / "faults"
-
-T = TypeVar("T")
-
-
-# Heroku stops a dyno's processes with SIGTERM and sends SIGKILL 30 s later.
-# https://devcenter.heroku.com/articles/dynos#graceful-shutdown-with-sigterm
-SHUTDOWN_GRACE_SECONDS = 30
-
-
-def read_procfile(path: Path = ROOT / "Procfile") -> dict[str, str]:
-    """Process types and their command lines, as Heroku reads them (`<type>: <command>`)."""
-    processes: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        match = re.match(r"^([A-Za-z0-9_-]+):\s*(.+)$", line)
-        if match:
-            processes[match.group(1)] = match.group(2).strip()
-    return processes
-
-
-def procfile_line(process_type: str) -> str:
-    try:
-        return read_procfile()[process_type]
-    except KeyError:
-        raise LookupError(f"Procfile has no {process_type}: process") from None
-
-
-def procfile_command(process_type: str) -> list[str]:
-    argv = shlex.split(procfile_line(process_type))
-    # `python` on a dyno is the app's Python; here it is this virtualenv's.
-    return [sys.executable if argv[0] == "python" else argv[0], *argv[1:]]
-
-
-class ProcessTree:
-    """A process started like everything on one dyno: in its own session, its output in a file.
-
-    It and its descendants are signalled and stopped together, as Heroku does with a dyno.
-    Shared by the fault tests (Process), the deploy simulation (heroku.Dyno) and the
-    benchmarks (bench.common.Dyno).
-    """
-
-    # What stop() waits after SIGTERM before it sends SIGKILL, unless told otherwise.
-    grace_seconds: float = SHUTDOWN_GRACE_SECONDS
-
-    def __init__(
-        self,
-        argv: list[str],
-        env: dict[str, str],
-        log_path: Path,
-        *,
-        cwd: Path = ROOT,
-        stdin: int | None = None,
-    ) -> None:
-        self.argv = argv
-        self.log_path = log_path
-        self._log: IO[bytes] = log_path.open("wb")
-        self.popen = subprocess.Popen(
-            argv, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=stdin, start_new_session=True
-        )
-
-    def processes(self) -> list[psutil.Process]:
-        """The root process and every descendant, parents first; empty once the root is gone."""
-        try:
-            root = psutil.Process(self.popen.pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
-
-    def signal_dyno(self, signum: int) -> None:
-        """Signal every process of the dyno, as Heroku does at a restart or a crash.
-
-        rq's work horse calls setsid(), so it is not in the worker's process group: find it
-        (and any other descendant) by parentage instead.
-        """
-        for process in self.processes():
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.send_signal(signum)
-
-    def poll(self) -> int | None:
-        return self.popen.poll()
-
-    def wait(self, timeout: float) -> int:
-        return self.popen.wait(timeout)
-
-    def stop(self, grace: float | None = None) -> int:
-        """SIGTERM, then SIGKILL after the grace period, like Heroku; safe to call twice."""
-        # The whole tree, not just the root: work horses left behind (a SIGKILLed worker's) die with
-        # their dyno.
-        if self.popen.poll() is None:
-            self.signal_dyno(signal.SIGTERM)
-            try:
-                self.popen.wait(self.grace_seconds if grace is None else grace)
-            except subprocess.TimeoutExpired:
-                self.signal_dyno(signal.SIGKILL)
-                self.popen.wait()
-        # Only this side's handle: the log stays readable, and anything left running keeps its own.
-        self._log.close()
-        return self.popen.returncode
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 class Process(ProcessTree):
@@ -140,22 +44,3 @@ class Process(ProcessTree):
         descriptor, log_name = tempfile.mkstemp(prefix="worker-", suffix=".log")
         os.close(descriptor)
         super().__init__(argv, env, Path(log_name))
-
-
-def wait_until(
-    condition: Callable[[], T],
-    timeout: float,
-    message: str,
-    every: float = 0.2,
-    *,
-    error: type[Exception] = AssertionError,
-) -> T:
-    """Poll `condition` until it returns something truthy, which is returned; `error` on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise error(f"timed out after {timeout} s waiting for {message}")
-        time.sleep(every)
