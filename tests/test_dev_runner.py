@@ -336,7 +336,12 @@ def dev_runs(tmp_path: Path) -> Iterator[list[DevRun]]:
 def manage_shell(run: DevRun, script: str) -> None:
     """`manage.py shell -c script` against the run's own database, as a one-off process would."""
     env = {key: value for key, value in os.environ.items() if key not in _NOT_PASSED_ON}
-    env |= {"DJANGO_ENV_FILE": str(run.workdir / ".env"), "DATABASE_URL": f"sqlite:///{run.workdir / 'db.sqlite3'}"}
+    env |= {
+        "DJANGO_ENV_FILE": str(run.workdir / ".env"),
+        "DATABASE_URL": f"sqlite:///{run.workdir / 'db.sqlite3'}",
+        # The Redis dev.py started for this run (it sets REDIS_URL so for the processes it starts).
+        "REDIS_URL": f"redis://127.0.0.1:{run.redis_port}/0",
+    }
     subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True, timeout=60)
 
 

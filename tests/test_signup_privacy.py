@@ -86,7 +86,7 @@ def test_known_and_unknown_addresses_take_about_as_long(known, capsys):
     assert max(medians) < 2 * min(medians)
 
 
-def test_a_known_address_keeps_its_account_and_password(known, django_capture_on_commit_callbacks):
+def test_a_known_address_keeps_its_account_and_password(known, settings, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         Client(headers={"X-Forwarded-Proto": "https"}).post(
             reverse("signup"), {"email": "ADA@example.com", "password": PASSWORD}
@@ -96,12 +96,15 @@ def test_a_known_address_keeps_its_account_and_password(known, django_capture_on
     known.refresh_from_db()
     assert known.check_password("adas-own-passphrase-1")
     [email] = OutgoingEmail.objects.all()
-    assert (email.to, email.subject) == ("ada@example.com", "Someone tried to sign up to Media tasks with your address")
+    assert (email.to, email.subject) == (
+        "ada@example.com",
+        f"Someone tried to sign up to {settings.SITE_NAME} with your address",
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_each_address_gets_the_email_that_says_what_to_do_next(smtp_server, run_worker, django_user_model):
+def test_each_address_gets_the_email_that_says_what_to_do_next(smtp_server, run_worker, django_user_model, settings):
     django_user_model.objects.create_user(
         email="ada@example.com", password="a-passphrase-123", email_confirmed_at=timezone.now()
     )
@@ -114,9 +117,11 @@ def test_each_address_gets_the_email_that_says_what_to_do_next(smtp_server, run_
 
     received = {message["To"]: message for message in smtp_server.wait_for_messages(3)}
     body = {to: message.get_body(preferencelist=("plain",)).get_content() for to, message in received.items()}
-    assert received["grace@example.com"]["Subject"] == "Confirm your email address for Media tasks"
+    assert received["grace@example.com"]["Subject"] == f"Confirm your email address for {settings.SITE_NAME}"
     for known_address in ("ada@example.com", "una@example.com"):
-        assert received[known_address]["Subject"] == "Someone tried to sign up to Media tasks with your address"
+        assert (
+            received[known_address]["Subject"] == f"Someone tried to sign up to {settings.SITE_NAME} with your address"
+        )
         assert "already has an account" in body[known_address]
         assert "https://testserver/login/" in body[known_address]
     assert "/confirm/" not in body["ada@example.com"]  # confirmed already: just log in
