@@ -62,7 +62,8 @@ def upload(client, name: str = "photo.jpg") -> Image:
 def _jpeg(name: str):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    return SimpleUploadedFile(name, images.jpeg_bytes(800, 600), content_type="image/jpeg")
+    # Wider than the largest thumbnail, so it gets all three sizes.
+    return SimpleUploadedFile(name, images.jpeg_bytes(1800, 1200), content_type="image/jpeg")
 
 
 def status_of(image: Image) -> str:

@@ -49,8 +49,9 @@ def test_a_worker_process_puts_three_thumbnails_in_the_bucket_and_deletes_the_or
 
     image = Image.objects.get(owner=user)
     assert image.status == Image.Status.READY, output.stdout + output.stderr
+    # The 1200 px upload: a thumbnail at its own size instead of 1600, then 800 and 400.
     thumbnail_keys = sorted(thumb.file.name for thumb in image.thumbnails.all())
-    assert thumbnail_keys == [f"thumbnails/{user.pk}/{image.token}-{size}.jpg" for size in (1600, 400, 800)]
+    assert thumbnail_keys == [f"thumbnails/{user.pk}/{image.token}-{size}.jpg" for size in (1200, 400, 800)]
     assert object_keys(s3_client) == thumbnail_keys
     assert image.original.name == ""
     assert not object_exists(s3_client, original)
