@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Local development in two commands, needing only Python 3.11+ and git.
 
-usage: python3 dev.py run             the Procfile's processes: release once, then web, worker, clock
+usage: python3 dev.py run             the Procfile's processes: release once, then web and worker
        python3 dev.py test [ARGS]     the test suite; ARGS go to pytest (after `--`, even -h)
        python3 dev.py help            this text
 

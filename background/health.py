@@ -11,8 +11,9 @@ Each part says whether it is ok, and the page is 200 only when every part is:
   record again with it, so idle workers pass and a flushed Redis heals at the next heartbeat.
 - queues: per queue, how many jobs wait and how long the oldest has waited (latency); not ok
   once a job has waited over HEALTH_QUEUE_LATENCY_MAX_SECONDS (300 s).
-- schedule: the clock's last tick (its heartbeat in rq's cron registry, at least every 15 s) is
-  within HEALTH_CLOCK_MAX_AGE_SECONDS (60 s); the last sweep's age is shown with it.
+- schedule: some worker dyno's scheduler holds the schedule's lease and has ticked within
+  HEALTH_SCHEDULE_MAX_AGE_SECONDS (60 s; it ticks every second, background/scheduler.py); the
+  holder and the last sweep's age are shown with it.
 
 `failing` names the parts that are not ok. A part that could not be checked (Redis
 unreachable) is null, and the page is 503. Cheap: one SELECT 1 and two Redis round trips;
@@ -21,6 +22,7 @@ no secrets.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -30,7 +32,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from redis.exceptions import RedisError
-from rq import cron_scheduler_registry, worker_registration
+from rq import worker_registration
 from rq.job import Job
 from rq.queue import Queue
 from rq.utils import utcparse
@@ -38,13 +40,15 @@ from rq.utils import utcparse
 from background import queues
 from background.jobs import LAST_SWEEP_KEY
 from background.redis_config import QUEUE_NAMES
+from background.scheduler import LEASE_KEY, TICK_KEY
 
 # Twice an idle worker's heartbeat interval (45 s), so one late beat is not an alarm.
 WORKER_HEARTBEAT_MAX_AGE_SECONDS = 90
 # Jobs take seconds; a job waiting five minutes means the workers are too few or not taking it.
 QUEUE_LATENCY_MAX_SECONDS = 300
-# Four of the clock's 15 s ticks.
-CLOCK_HEARTBEAT_MAX_AGE_SECONDS = 60
+# Sixty of the scheduler's one-second ticks: a holder that stopped (its lease lapses in 30 s)
+# and no other dyno taking over.
+SCHEDULE_TICK_MAX_AGE_SECONDS = 60
 
 PROBE_KEY = "background:healthz:probe"
 PROBE_TTL_SECONDS = 60
@@ -86,7 +90,8 @@ def _redis_parts() -> dict[str, Any]:
                 pipe.llen(key)
                 pipe.lindex(key, 0)  # rq queues at the tail and takes from the head: the oldest
             pipe.smembers(worker_registration.REDIS_WORKER_KEYS)
-            pipe.zrevrange(cron_scheduler_registry.get_registry_key(), 0, 0, withscores=True)
+            pipe.get(LEASE_KEY)
+            pipe.get(TICK_KEY)
             pipe.get(LAST_SWEEP_KEY)
             # A refused write comes back as its error; reads still tell the rest.
             probe, *replies = pipe.execute(raise_on_error=False)
@@ -95,8 +100,8 @@ def _redis_parts() -> dict[str, Any]:
                 raise reply
         depths = replies[0 : 2 * len(queue_keys) : 2]
         heads = [_text(head) for head in replies[1 : 2 * len(queue_keys) : 2]]
-        worker_keys = sorted(_text(key) for key in replies[-3])
-        clock_ticks, last_sweep = replies[-2], replies[-1]
+        worker_keys = sorted(_text(key) for key in replies[-4])
+        lease, ticked, last_sweep = replies[-3], replies[-2], replies[-1]
 
         wanted_heads = [head for head in heads if head]
         with redis.pipeline(transaction=False) as pipe:
@@ -122,7 +127,7 @@ def _redis_parts() -> dict[str, Any]:
         "redis": redis_part,
         "workers": _workers(heartbeats),
         "queues": _queues(depths, [enqueued.get(head) if head else None for head in heads]),
-        "schedule": _schedule(now, clock_ticks, last_sweep),
+        "schedule": _schedule(now, lease, ticked, last_sweep),
     }
 
 
@@ -147,13 +152,18 @@ def _queues(depths: list[int], latencies: list[float | None]) -> dict[str, Any]:
     }
 
 
-def _schedule(now: float, clock_ticks: list[tuple[bytes, float]], last_sweep: bytes | None) -> dict[str, Any]:
-    max_age = limit("HEALTH_CLOCK_MAX_AGE_SECONDS", CLOCK_HEARTBEAT_MAX_AGE_SECONDS)
-    tick_age = now - clock_ticks[0][1] if clock_ticks else None
+def _schedule(now: float, lease: bytes | None, ticked: bytes | None, last_sweep: bytes | None) -> dict[str, Any]:
+    max_age = limit("HEALTH_SCHEDULE_MAX_AGE_SECONDS", SCHEDULE_TICK_MAX_AGE_SECONDS)
+    tick_age = now - float(ticked) if lease and ticked else None
     sweep_age = now - float(last_sweep) if last_sweep else None
+    try:
+        holder = json.loads(lease)["holder"] if lease else None
+    except (ValueError, KeyError, TypeError):
+        holder = _text(lease)
     return {
         "ok": tick_age is not None and tick_age <= max_age,
-        "clock_last_tick_seconds_ago": _round(tick_age),
+        "lease_holder": holder,
+        "last_tick_seconds_ago": _round(tick_age),
         "last_sweep_seconds_ago": _round(sweep_age),
     }
 

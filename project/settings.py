@@ -83,7 +83,7 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ".herokuapp.com,localhost,127.0
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
-    # Before django_rq so that its rqworker/rqcron, which use the project's serializer, win.
+    # Before django_rq so that its rqworker/rqworker-pool, which use the project's serializer, win.
     "background",
     "accounts",
     "files",
@@ -102,7 +102,7 @@ INSTALLED_APPS = [
     "django_rq",
 ]
 # Apps installed only while the tests run (the core's test-only durable-work model): the test
-# run and every worker, clock and web process it starts set TEST_APPS, so one settings file
+# run and every worker and web process it starts set TEST_APPS, so one settings file
 # serves them all and a deploy never installs them.
 # https://pytest-django.readthedocs.io/en/latest/configuring_django.html
 INSTALLED_APPS += env_list("TEST_APPS", "")
@@ -336,7 +336,7 @@ WORKER_MAX_RSS_MB = int(os.environ.get("WORKER_MAX_RSS_MB", "160"))
 
 # --- When Redis misbehaves, and /healthz ------------------------------------------------
 
-# Workers and the clock wait this long at most between tries while Redis errs (full, hung,
+# Workers and their schedulers wait this long at most between tries while Redis errs (full, hung,
 # unreachable), 1 s doubling: long enough not to hammer a struggling Redis, short enough that
 # work resumes within half a minute of it recovering (background/workers.py).
 # https://devcenter.heroku.com/articles/heroku-redis-maintenance
@@ -349,8 +349,22 @@ WORKER_TTL_SECONDS = int(os.environ.get("WORKER_TTL_SECONDS", "60"))
 HEALTH_WORKER_MAX_AGE_SECONDS = float(os.environ.get("HEALTH_WORKER_MAX_AGE_SECONDS", "90"))
 # ... or when a job has waited this long for a worker (a big bulk reprocess may need more).
 HEALTH_QUEUE_LATENCY_MAX_SECONDS = float(os.environ.get("HEALTH_QUEUE_LATENCY_MAX_SECONDS", "300"))
-# ... or when the clock has not ticked for this long (it ticks at least every 15 s).
-HEALTH_CLOCK_MAX_AGE_SECONDS = float(os.environ.get("HEALTH_CLOCK_MAX_AGE_SECONDS", "60"))
+# ... or when no worker dyno's scheduler holds the schedule's lease, or its holder has not
+# ticked (once a second) for this long.
+HEALTH_SCHEDULE_MAX_AGE_SECONDS = float(os.environ.get("HEALTH_SCHEDULE_MAX_AGE_SECONDS", "60"))
+
+# --- The schedule (background/scheduler.py) ---------------------------------------------
+
+# Every worker dyno runs a scheduler and the one holding this lease in Redis queues the
+# recurring jobs: a holder that dies without a goodbye leaves the schedule waiting this long
+# (a clean stop hands it over at once), and a Redis hiccup shorter than this does not move it.
+SCHEDULE_LEASE_SECONDS = float(os.environ.get("SCHEDULE_LEASE_SECONDS", "30"))
+# How often each scheduler renews or tries for the lease and looks for due slots: a run is
+# queued at most this much after its time while a holder is up.
+SCHEDULE_TICK_SECONDS = float(os.environ.get("SCHEDULE_TICK_SECONDS", "1"))
+# A run missed while no worker was up is still queued when one is back if it is at most this
+# old (a daily clean-up after an hour's outage); older ones are skipped with a log line.
+SCHEDULE_CATCHUP_SECONDS = float(os.environ.get("SCHEDULE_CATCHUP_SECONDS", "3600"))
 
 # --- Requests and accounts --------------------------------------------------------------
 

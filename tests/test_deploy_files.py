@@ -37,11 +37,14 @@ def test_app_json_is_valid_against_herokus_schema():
     assert errors == []
 
 
-def test_deploy_button_starts_a_worker_and_a_clock_without_manual_scaling():
+def test_deploy_button_starts_web_and_a_worker_which_runs_the_schedule_without_manual_scaling():
     formation = app_json()["formation"]
-    assert set(formation) == set(procfile()) - {"release"}
+    assert set(formation) == set(procfile()) - {"release"} == {"web", "worker"}
     assert all(process["quantity"] >= 1 for process in formation.values())
-    assert formation["clock"]["quantity"] == 1  # rq's cron has no lock: exactly one
+    # The schedule runs in the worker's parent (rqworker-pool), not in a process type of its own.
+    assert procfile()["worker"][:3] == ["python", "manage.py", "rqworker-pool"]
+    review = app_json()["environments"]["review"]["formation"]
+    assert set(review) == {"web", "worker"}
 
 
 def test_app_json_generates_the_secret_and_marks_optional_variables():
@@ -68,7 +71,6 @@ def test_every_procfile_command_exists():
     worker_class = worker[worker.index("--worker-class") + 1]
     module, _, attribute = worker_class.rpartition(".")
     assert issubclass(getattr(importlib.import_module(module), attribute), BaseWorker)
-    importlib.import_module(processes["clock"][-1])
 
 
 def test_requirements_are_exact_pins_of_what_is_installed():

@@ -1,8 +1,8 @@
 """Heroku in a box: build the slug, attach add-ons, run the real Procfile as Heroku runs it, use it.
 
 One slow test walks the whole deploy path: a buildpack-like build (runtime requirements only,
-collectstatic with no reachable services), the release phase, then web, worker and clock dynos
-with Heroku's environment, each in its own copy of the slug; TLS Redis with a self-signed
+collectstatic with no reachable services), the release phase, then web and worker dynos (the
+worker runs the schedule too) with Heroku's environment, each in its own copy of the slug; TLS Redis with a self-signed
 certificate and a password, a PostgreSQL database of its own and an SMTP server as add-ons; a
 browser behind a router that ends TLS. Then a dyno restart. Helpers: tests/support/heroku.py.
 """
@@ -45,12 +45,13 @@ UNCONFIRMED_EMAIL = "bob@example.com"
 # https://devcenter.heroku.com/articles/heroku-postgres-plans (essential-0: 20 connections)
 REDIS_MINI_CONNECTIONS = 20
 POSTGRES_ESSENTIAL_0_CONNECTIONS = 20
-# The clock's first cleanup runs at the first minute boundary after it starts, and deletes every
-# unconfirmed account; the confirmed account must be confirmed before then.
+# The worker's scheduler first runs the cleanup at the first minute boundary after it starts, and
+# it deletes every unconfirmed account; the confirmed account must be confirmed before then.
 SECONDS_NEEDED_BEFORE_FIRST_CLEANUP = 20
-# SIGTERM'd processes with these exit codes shut down as designed: 0 for gunicorn, rqworker
-# and rqcron (all three catch SIGTERM and stop cleanly).
-GRACEFUL_EXIT_CODES = {"web": {0}, "worker": {0}, "clock": {0}}
+# SIGTERM'd processes with these exit codes shut down as designed: 0 for gunicorn and
+# rqworker-pool (both catch SIGTERM and stop cleanly; the pool hands the schedule's lease back).
+GRACEFUL_EXIT_CODES = {"web": {0}, "worker": {0}}
+SCHEDULE_QUEUED = re.compile(r"schedule: queued (schedule-\S+)")
 ARTIFACT = ROOT / "artifacts" / "deploy_simulation.json"
 
 
@@ -248,7 +249,6 @@ def start_formation(app: heroku.HerokuApp) -> tuple[dict[str, heroku.Dyno], int]
     formation = {
         "web": app.start("web", "web.1", port=port, extra_env=web_env),
         "worker": app.start("worker", "worker.1", extra_env={}),
-        "clock": app.start("clock", "clock.1", extra_env={}),
     }
     web = formation["web"]
 
@@ -331,7 +331,7 @@ def test_the_procfile_deployed_like_heroku_serves_users_runs_jobs_on_schedule_an
     # The config vars the deploy button sets (app.json), then the add-ons' URLs, then the
     # simulation's own: its SMTP server; no TLS to a local PostgreSQL, which has none (Heroku
     # Postgres requires it, which is why DYNO turns DATABASE_SSL_REQUIRE on by default); and a
-    # cleanup every minute of accounts unconfirmed for 0 days, so the clock's job runs in the test.
+    # cleanup every minute of accounts unconfirmed for 0 days, so the scheduled job runs in the test.
     config_vars = {
         **heroku.app_json_config_vars(slug / "app.json"),
         "DATABASE_URL": sim_database_url,
@@ -357,7 +357,7 @@ def test_the_procfile_deployed_like_heroku_serves_users_runs_jobs_on_schedule_an
         procfile=heroku.read_procfile(slug / "Procfile"),
         dynos=dynos,
     )
-    assert set(app.procfile) >= {"release", "web", "worker", "clock"}
+    assert set(app.procfile) == {"release", "web", "worker"}
 
     # The add-on is like Heroku's: its certificate fails verification unless the app allows it.
     with pytest.raises(redis.ConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
@@ -372,7 +372,7 @@ def test_the_procfile_deployed_like_heroku_serves_users_runs_jobs_on_schedule_an
         release(app)
         timings["release_done_s"] = time.monotonic() - started
 
-        # The clock's first cleanup comes at the next minute boundary: leave room before it to
+        # The scheduler's first cleanup comes at the next minute boundary: leave room before it to
         # confirm the account that must survive (a boundary too close is waited out).
         if 60 - time.time() % 60 < SECONDS_NEEDED_BEFORE_FIRST_CLEANUP:
             time.sleep(60 - time.time() % 60 + 0.5)
@@ -381,7 +381,7 @@ def test_the_procfile_deployed_like_heroku_serves_users_runs_jobs_on_schedule_an
         budgets.start()
         timings["formation_up_s"] = time.monotonic() - started
 
-        # --- 6 (begun early). An account that never confirms, for the clock's cleanup.
+        # --- 6 (begun early). An account that never confirms, for the scheduled cleanup.
         signup(heroku.Browser(APP_HOST, port, client_ip="198.51.100.23"), UNCONFIRMED_EMAIL)
 
         # --- 5. A browser behind the router.
@@ -443,15 +443,15 @@ def test_the_procfile_deployed_like_heroku_serves_users_runs_jobs_on_schedule_an
         assert after_traffic["redis"] <= REDIS_MINI_CONNECTIONS, after_traffic
         assert after_traffic["postgres"] <= POSTGRES_ESSENTIAL_0_CONNECTIONS, after_traffic
 
-        # --- 6. The clock's cron enqueues the cleanup; the worker deletes the unconfirmed account.
+        # --- 6. The worker's scheduler queues the cleanup; a worker deletes the unconfirmed account.
         heroku.wait_until(
             lambda: UNCONFIRMED_EMAIL not in users(db),
             first_cleanup_at + 40 - time.time(),
-            "the clock's scheduled cleanup of the unconfirmed account",
+            "the scheduled cleanup of the unconfirmed account",
             every=1,
         )
         assert users(db) == {CONFIRMED_EMAIL: True}
-        assert "Enqueued accounts.jobs.delete_unconfirmed_accounts" in formation["clock"].output()
+        assert "schedule: queued schedule-delete_unconfirmed_accounts-" in formation["worker"].output()
         assert re.search(r"deleted [1-9]\d* accounts unconfirmed", formation["worker"].output())
         timings["cleanup_done_s"] = time.monotonic() - started
 
@@ -460,6 +460,8 @@ def test_the_procfile_deployed_like_heroku_serves_users_runs_jobs_on_schedule_an
         for process_type, (code, _) in exits.items():
             assert code in GRACEFUL_EXIT_CODES[process_type], (process_type, code, formation[process_type].tail())
         timings["shutdown_s"] = max(seconds for _, seconds in exits.values())
+        assert "schedule: lease released" in formation["worker"].output()
+        queued_before_restart = SCHEDULE_QUEUED.findall(formation["worker"].output())
 
         # Fresh dynos from the slug, started the same way: release first, then the formation.
         app.new_generation()
@@ -473,6 +475,12 @@ def test_the_procfile_deployed_like_heroku_serves_users_runs_jobs_on_schedule_an
         assert returning.get("/").status == 200
         budgets.snapshot("after_restart", app.dynos)
         timings["restart_done_s"] = time.monotonic() - started
+        # The restarted scheduler finds the current slots fired: nothing is queued twice.
+        heroku.wait_until(
+            lambda: "schedule: lease taken" in formation["worker"].output(), 30, "the new worker to take the lease"
+        )
+        queued = queued_before_restart + SCHEDULE_QUEUED.findall(formation["worker"].output())
+        assert queued and len(queued) == len(set(queued)), queued
 
         assert heroku.venv_snapshot(venv) == venv_before, "a dyno wrote into the shared venv"
         for dyno in app.dynos:

@@ -385,7 +385,7 @@ def test_run_serves_the_procfile_processes_and_ten_ctrl_c_leave_nothing_so_the_n
     # The Procfile's own process lines are what runs (visible in ps), and nothing else of the app's.
     procfile = read_procfile()
     lines = first.command_lines()
-    for process_type in ("web", "worker", "clock"):
+    for process_type in ("web", "worker"):
         command = procfile[process_type].removeprefix("python ")
         assert any(line.endswith(command) for line in lines), (process_type, lines)
     assert not any("runserver" in line for line in lines), lines

@@ -1,7 +1,8 @@
 """/healthz, as an uptime monitor sees it: each part named, 503 only for a real problem.
 
-The slow tests run the Procfile's worker and clock against a Redis of their own with time
-compressed (tests/support/backend.py): an idle worker's heartbeat every 5 s instead of 45 s.
+The slow tests run the Procfile's worker (its pool and its scheduler) against a Redis of their
+own with time compressed (tests/support/backend.py): an idle worker's heartbeat every 5 s
+instead of 45 s, the schedule's lease 5 s instead of 30 s.
 """
 
 from __future__ import annotations
@@ -16,16 +17,17 @@ from django.urls import reverse
 
 from background import queues
 from background.redis_config import rq_queues
+from background.scheduler import LEASE_KEY
 from tests.support.backend import (
     COMPRESSED_ENV,
     COMPRESSED_HEALTH,
     HEARTBEAT_SECONDS,
     compress_health,
     health,
-    worker_and_clock,
+    worker_dyno,
 )
 from tests.support.chores import queue_chore
-from tests.support.processes import wait_until
+from tests.support.processes import Process, procfile_command, wait_until
 from tests.support.redis_server import ThrowawayRedis
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +48,7 @@ def backend_env(worker_env, own_redis, settings) -> dict[str, str]:
     return {**worker_env, **COMPRESSED_ENV, "REDIS_URL": own_redis.url}
 
 
-def test_without_a_worker_or_clock_the_site_reports_degraded_naming_both(client):
+def test_without_a_worker_the_site_reports_degraded_naming_the_workers_and_the_schedule(client):
     status, body = health(client)
 
     assert status == 503
@@ -102,10 +104,10 @@ def test_a_job_waiting_too_long_makes_the_queues_part_fail(client, settings, dja
 
 @pytest.mark.slow
 def test_idle_workers_stay_healthy_through_many_heartbeat_cycles(client, backend_env):
-    # No sweep during the test (an interval job runs once at the clock's start): truly idle.
+    # No sweep during the test (an interval entry fires once when it has no record): truly idle.
     env = {**backend_env, "SWEEP_INTERVAL_SECONDS": "3600"}
-    with worker_and_clock(env) as (worker, clock):
-        wait_until(lambda: health(client)[0] == 200, 60, "the worker's and clock's first heartbeats", every=0.5)
+    with worker_dyno(env) as worker:
+        wait_until(lambda: health(client)[0] == 200, 60, "the worker's first heartbeat and lease", every=0.5)
         # Nine heartbeat cycles, over twice the worker's TTL: rq's own idle worker would have
         # looked dead after one cycle of its 405 s wait.
         watch_until = time.monotonic() + 9 * HEARTBEAT_SECONDS
@@ -116,18 +118,18 @@ def test_idle_workers_stay_healthy_through_many_heartbeat_cycles(client, backend
             oldest_heartbeat = max(oldest_heartbeat, body["workers"]["last_heartbeat_seconds_ago"])
             time.sleep(1)
         assert oldest_heartbeat <= COMPRESSED_HEALTH["HEALTH_WORKER_MAX_AGE_SECONDS"]
-        assert worker.poll() is None and clock.poll() is None
+        assert worker.poll() is None
 
-    status, body = health(client)  # both said goodbye on SIGTERM
+    status, body = health(client)  # its workers said goodbye on SIGTERM, its scheduler gave the lease back
     assert status == 503
     assert body["failing"] == ["workers", "schedule"]
 
 
 @pytest.mark.slow
-def test_after_a_flushall_the_running_workers_and_clock_are_seen_again_within_one_heartbeat(
+def test_after_a_flushall_the_running_workers_and_scheduler_are_seen_again_within_one_heartbeat(
     client, own_redis, backend_env
 ):
-    with worker_and_clock(backend_env):
+    with worker_dyno(backend_env):
         wait_until(lambda: health(client)[0] == 200, 60, "a healthy start", every=0.5)
 
         own_redis.client.flushall()
@@ -141,30 +143,41 @@ def test_after_a_flushall_the_running_workers_and_clock_are_seen_again_within_on
         )
 
 
+def holder_pid(own_redis: ThrowawayRedis) -> int | None:
+    lease = own_redis.client.get(LEASE_KEY)
+    return json.loads(lease)["pid"] if lease else None
+
+
 @pytest.mark.slow
-def test_a_stopped_clock_is_named_and_the_workers_are_not_blamed(client, backend_env):
-    with worker_and_clock(backend_env) as (_worker, clock):
+def test_when_the_lease_holder_dies_another_worker_dyno_takes_the_schedule_within_the_lease(
+    client, own_redis, backend_env
+):
+    dynos = [Process(procfile_command("worker"), {**backend_env, "DYNO": f"worker.{n}"}) for n in (1, 2)]
+    try:
         wait_until(lambda: health(client)[0] == 200, 60, "a healthy start", every=0.5)
+        [holder] = [dyno for dyno in dynos if dyno.popen.pid == holder_pid(own_redis)]
+        [other] = [dyno for dyno in dynos if dyno is not holder]
 
-        clock.signal_dyno(signal.SIGKILL)  # a crash: no goodbye, its last tick just ages
+        holder.signal_dyno(signal.SIGKILL)  # a crash: no goodbye, the lease just expires
         killed = time.monotonic()
-        body = wait_until(
-            lambda: (lambda status, body: body if status == 503 else None)(*health(client)),
-            COMPRESSED_HEALTH["HEALTH_CLOCK_MAX_AGE_SECONDS"] + 15,
-            "/healthz to notice the clock stopped",
-            every=0.5,
-        )
-        print(f"503 {time.monotonic() - killed:.1f} s after the clock died")
+        wait_until(lambda: holder_pid(own_redis) == other.popen.pid, 30, "the other dyno to take the lease", every=0.1)
+        moved = time.monotonic() - killed
+        print(f"lease moved {moved:.1f} s after its holder died (lease {COMPRESSED_ENV['SCHEDULE_LEASE_SECONDS']} s)")
 
-        assert body["failing"] == ["schedule"]
-        assert body["workers"]["ok"] is True
+        assert moved <= float(COMPRESSED_ENV["SCHEDULE_LEASE_SECONDS"]) + 3
+        body = health(client)[1]
+        assert body["schedule"]["ok"] is True
+        assert body["schedule"]["lease_holder"] == f"worker.{dynos.index(other) + 1}"
+    finally:
+        for dyno in dynos:
+            dyno.stop()
 
 
 @pytest.mark.slow
 def test_dead_workers_with_jobs_waiting_are_named_within_the_heartbeat_bound(
     client, own_redis, backend_env, django_capture_on_commit_callbacks
 ):
-    with worker_and_clock(backend_env) as (worker, _clock):
+    with worker_dyno(backend_env) as worker:
         wait_until(lambda: health(client)[0] == 200, 60, "a healthy start", every=0.5)
 
         worker.signal_dyno(signal.SIGKILL)  # the whole worker dyno, pool and workers
@@ -185,4 +198,3 @@ def test_dead_workers_with_jobs_waiting_are_named_within_the_heartbeat_bound(
         assert body["status"] == "degraded"
         assert body["workers"]["alive"] == 0
         assert body["queues"]["waiting"]["default"] >= 1
-        assert "schedule" not in body["failing"]

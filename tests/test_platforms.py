@@ -208,7 +208,7 @@ def test_render_yaml_has_only_documented_fields_of_the_documented_types():
     ("breakage", "complaint"),
     [
         (lambda b: b["services"][1].update(type="wroker"), "type must be one of"),
-        (lambda b: b["services"][3].pop("ipAllowList"), "needs ipAllowList"),
+        (lambda b: b["services"][2].pop("ipAllowList"), "needs ipAllowList"),
         (lambda b: b["services"][0]["envVars"][2]["fromService"].update(name="cache"), "fromService must name"),
         (lambda b: b["databases"][0].update(name="postgres"), "fromDatabase must name a database"),
         (lambda b: b["envVarGroups"][0]["envVars"][0].update(generateValue="yes"), "generateValue must be true"),
@@ -229,11 +229,10 @@ def test_render_runs_the_procfile_commands():
     assert services["web"]["startCommand"] == procfile["web"]
     assert services["web"]["preDeployCommand"] == procfile["release"]  # migrate once per deploy
     assert services["web"]["healthCheckPath"] == "/healthz"
-    for process_type in ("worker", "clock"):
-        assert services[process_type]["type"] == "worker"
-        assert services[process_type]["startCommand"] == procfile[process_type]
-    assert services["clock"].get("numInstances", 1) == 1  # rq's cron has no lock: exactly one
+    assert services["worker"]["type"] == "worker"
+    assert services["worker"]["startCommand"] == procfile["worker"]  # which runs the schedule too
     assert set(procfile) - {"release"} <= set(services)
+    assert "clock" not in services
 
 
 def test_render_gives_every_process_one_generated_secret_and_its_database_and_key_value():
@@ -241,7 +240,7 @@ def test_render_gives_every_process_one_generated_secret_and_its_database_and_ke
     keyvalue = next(service for service in services.values() if service["type"] == "keyvalue")
     assert keyvalue["maxmemoryPolicy"] == "noeviction"  # queued jobs are never evicted
     secret_groups = set()
-    for name in ("web", "worker", "clock"):
+    for name in ("web", "worker"):
         env = env_of(services[name])
         assert env["DJANGO_SECRET_KEY"].get("generateValue") is True
         # From one group: generated once, so the worker signs links that the web accepts.
@@ -285,7 +284,7 @@ def test_dokku_reads_app_json_formation_and_migrates_once_through_the_procfile_r
     procfile = read_procfile()
     assert dokku_problems(app, procfile) == []
     # Dokku starts 1 web and 0 of anything else unless formation says so.
-    assert {name: entry["quantity"] for name, entry in app["formation"].items()} == {"web": 1, "worker": 1, "clock": 1}
+    assert {name: entry["quantity"] for name, entry in app["formation"].items()} == {"web": 1, "worker": 1}
     assert procfile["release"] == "python manage.py migrate --noinput"
 
 

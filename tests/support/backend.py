@@ -1,4 +1,4 @@
-"""The Procfile's worker and clock against a Redis of the test's own, with time compressed.
+"""The Procfile's worker (which runs the schedule too) against a Redis of the test's own, with time compressed.
 
 Production waits are minutes (a sweep a minute, an idle worker's heartbeat every 45 s, backoff
 up to 30 s); these settings shrink them so a fault test sees several cycles in under a minute.
@@ -14,13 +14,14 @@ from django.urls import reverse
 
 from tests.support.processes import Process, procfile_command
 
-# What the worker and clock processes read from their environment.
+# What the worker process reads from its environment.
 COMPRESSED_ENV = {
     "WORKER_TTL_SECONDS": "20",  # an idle worker's heartbeat every 5 s (production: 45 s)
     "REDIS_RETRY_MAX_SECONDS": "4",  # (production: 30 s)
     "SWEEP_INTERVAL_SECONDS": "5",  # (production: every minute)
     "WORK_STALE_SECONDS": "2",
     "WORK_CLAIM_LEASE_SECONDS": "8",
+    "SCHEDULE_LEASE_SECONDS": "5",  # a dead holder's lease moves after 5 s (production: 30 s)
 }
 SWEEP_SECONDS = int(COMPRESSED_ENV["SWEEP_INTERVAL_SECONDS"])
 HEARTBEAT_SECONDS = int(COMPRESSED_ENV["WORKER_TTL_SECONDS"]) - 15
@@ -28,7 +29,7 @@ HEARTBEAT_SECONDS = int(COMPRESSED_ENV["WORKER_TTL_SECONDS"]) - 15
 # What /healthz (in the test's process) reads from settings, scaled the same way.
 COMPRESSED_HEALTH = {
     "HEALTH_WORKER_MAX_AGE_SECONDS": 3 * HEARTBEAT_SECONDS,
-    "HEALTH_CLOCK_MAX_AGE_SECONDS": 15,
+    "HEALTH_SCHEDULE_MAX_AGE_SECONDS": 15,
 }
 
 
@@ -38,15 +39,13 @@ def compress_health(settings) -> None:
 
 
 @contextmanager
-def worker_and_clock(env: dict[str, str]) -> Iterator[tuple[Process, Process]]:
-    """The Procfile's worker and clock processes, stopped as Heroku stops a dyno."""
+def worker_dyno(env: dict[str, str]) -> Iterator[Process]:
+    """The Procfile's worker process (its pool and its scheduler), stopped as Heroku stops a dyno."""
     worker = Process(procfile_command("worker"), env)
-    clock = Process(procfile_command("clock"), env)
     try:
-        yield worker, clock
+        yield worker
     finally:
         worker.stop()
-        clock.stop()
 
 
 def health(client) -> tuple[int, dict]:

@@ -138,7 +138,7 @@ def base_env(venv: Path, home: Path) -> dict[str, str]:
         "PATH": os.pathsep.join([str(venv / "bin"), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": str(home),
         "LANG": "C.UTF-8",
-        # Heroku dynos run on UTC; rq's cron matches the local time.
+        # Heroku dynos run on UTC (the schedule reads cron strings in UTC whatever this says).
         "TZ": "UTC",
     }
 
@@ -274,7 +274,7 @@ def _connections(process: psutil.Process) -> list:
 def _role(dyno: Dyno, process: psutil.Process) -> str:
     process_type = dyno.name.partition(".")[0]
     if process.pid == dyno.popen.pid:
-        return {"web": "gunicorn master", "worker": "rqworker", "clock": "rqcron"}.get(process_type, "main")
+        return {"web": "gunicorn master", "worker": "rqworker-pool and its scheduler"}.get(process_type, "main")
     if process_type == "web":
         return f"gunicorn worker {process.pid}"
     if process_type == "worker":
