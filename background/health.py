@@ -16,8 +16,9 @@ Each part says whether it is ok, and the page is 200 only when every part is:
   holder and the last sweep's age are shown with it.
 
 `failing` names the parts that are not ok. A part that could not be checked (Redis
-unreachable) is null, and the page is 503. Cheap: one SELECT 1 and two Redis round trips;
-no secrets.
+unreachable) is null, and the page is 503. Cheap: one SELECT 1 and four Redis round trips
+(two of them the queues', background/latency.py, which stats.json and Judoscale read too); no
+secrets.
 """
 
 from __future__ import annotations
@@ -33,13 +34,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from redis.exceptions import RedisError
 from rq import worker_registration
-from rq.job import Job
-from rq.queue import Queue
 from rq.utils import utcparse
 
 from background import queues
 from background.jobs import LAST_SWEEP_KEY
-from background.redis_config import QUEUE_NAMES
+from background.latency import QueueWait, queue_waits
 from background.scheduler import LEASE_KEY, TICK_KEY
 
 # Twice an idle worker's heartbeat interval (45 s), so one late beat is not an alarm.
@@ -83,12 +82,8 @@ def _redis_parts() -> dict[str, Any]:
     now = time.time()
     try:
         redis = queues.connection()
-        queue_keys = [Queue.redis_queue_namespace_prefix + name for name in QUEUE_NAMES]
         with redis.pipeline(transaction=False) as pipe:
             pipe.set(PROBE_KEY, f"{now:.3f}", ex=PROBE_TTL_SECONDS)
-            for key in queue_keys:
-                pipe.llen(key)
-                pipe.lindex(key, 0)  # rq queues at the tail and takes from the head: the oldest
             pipe.smembers(worker_registration.REDIS_WORKER_KEYS)
             pipe.get(LEASE_KEY)
             pipe.get(TICK_KEY)
@@ -98,18 +93,14 @@ def _redis_parts() -> dict[str, Any]:
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
-        depths = replies[0 : 2 * len(queue_keys) : 2]
-        heads = [_text(head) for head in replies[1 : 2 * len(queue_keys) : 2]]
         worker_keys = sorted(_text(key) for key in replies[-4])
         lease, ticked, last_sweep = replies[-3], replies[-2], replies[-1]
 
-        wanted_heads = [head for head in heads if head]
         with redis.pipeline(transaction=False) as pipe:
             for key in worker_keys:
                 pipe.hget(key, "last_heartbeat")
-            for job_id in wanted_heads:
-                pipe.hget(Job.key_for(job_id), "enqueued_at")
-            stamps = pipe.execute() if worker_keys or wanted_heads else []
+            stamps = pipe.execute() if worker_keys else []
+        waits = queue_waits(redis, now=now)
     except RedisError as error:
         return {
             "redis": {"ok": False, "error": type(error).__name__},
@@ -118,15 +109,14 @@ def _redis_parts() -> dict[str, Any]:
             "schedule": None,
         }
 
-    heartbeats = [_age(now, stamp) for stamp in stamps[: len(worker_keys)]]
-    enqueued = dict(zip(wanted_heads, (_age(now, stamp) for stamp in stamps[len(worker_keys) :]), strict=True))
+    heartbeats = [_age(now, stamp) for stamp in stamps]
     redis_part: dict[str, Any] = {"ok": True}
     if isinstance(probe, Exception):
         redis_part = {"ok": False, "writable": False, "error": type(probe).__name__}
     return {
         "redis": redis_part,
         "workers": _workers(heartbeats),
-        "queues": _queues(depths, [enqueued.get(head) if head else None for head in heads]),
+        "queues": _queues(waits),
         "schedule": _schedule(now, lease, ticked, last_sweep),
     }
 
@@ -143,12 +133,13 @@ def _workers(heartbeat_ages: list[float | None]) -> dict[str, Any]:
     }
 
 
-def _queues(depths: list[int], latencies: list[float | None]) -> dict[str, Any]:
+def _queues(waits: dict[str, QueueWait]) -> dict[str, Any]:
     max_latency = limit("HEALTH_QUEUE_LATENCY_MAX_SECONDS", QUEUE_LATENCY_MAX_SECONDS)
+    latencies = {name: wait.oldest_age_seconds for name, wait in waits.items()}
     return {
-        "ok": all(latency is None or latency <= max_latency for latency in latencies),
-        "waiting": dict(zip(QUEUE_NAMES, depths, strict=True)),
-        "latency_seconds": {name: _round(latency) for name, latency in zip(QUEUE_NAMES, latencies, strict=True)},
+        "ok": all(latency is None or latency <= max_latency for latency in latencies.values()),
+        "waiting": {name: wait.waiting for name, wait in waits.items()},
+        "latency_seconds": {name: _round(latency) for name, latency in latencies.items()},
     }
 
 
