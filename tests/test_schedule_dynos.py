@@ -1,0 +1,227 @@
+"""The schedule run by the Procfile's worker dynos themselves: each slot queued exactly once through
+kills, pauses and restarts.
+
+Each dyno is the Procfile's `worker:` line in its own process tree (its pool parent runs the
+scheduler). A test-only entry (tests/workapp/schedule.py) fires every 2 s on `high` and its
+job records each run in Redis; each dyno's log has one `schedule: queued <job id> ... (<n> s
+after its time) by <holder>` line per firing. The schedule's lease is 5 s instead of 30 s.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from background import queues
+from background.redis_config import rq_queues
+from background.scheduler import LEASE_KEY
+from tests.support.backend import COMPRESSED_ENV
+from tests.support.processes import Process, procfile_command, wait_until
+from tests.support.redis_server import ThrowawayRedis
+from tests.workapp.schedule import RUNS_KEY
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+EVERY_SECONDS = 2
+LEASE_SECONDS = 5
+TICK_SECONDS = 1
+# A slot due while a dead or paused holder's lease runs out waits for it to expire, then for
+# another dyno's next tick; the rest is room for a busy 2-core machine.
+BOUND_SECONDS = LEASE_SECONDS + TICK_SECONDS + 3
+CHAOS_SECONDS = 120
+
+QUEUED = re.compile(r"schedule: queued schedule-test_tick-(\d+) on high for \S+ \(([\d.]+) s after its time\) by (.*)$")
+
+
+@pytest.fixture
+def own_redis(settings) -> Iterator[ThrowawayRedis]:
+    with ThrowawayRedis() as server:
+        settings.RQ_QUEUES = rq_queues(server.url)
+        queues._client.cache_clear()
+        yield server
+    queues._client.cache_clear()
+
+
+@pytest.fixture
+def dyno_env(worker_env, own_redis) -> dict[str, str]:
+    return {
+        **worker_env,
+        **COMPRESSED_ENV,
+        "REDIS_URL": own_redis.url,
+        "SCHEDULE_LEASE_SECONDS": str(LEASE_SECONDS),
+        "SCHEDULE_TICK_SECONDS": str(TICK_SECONDS),
+        "TEST_SCHEDULE_EVERY_SECONDS": str(EVERY_SECONDS),
+        "SWEEP_INTERVAL_SECONDS": "3600",  # the sweeper once; the test's entry is what is counted
+    }
+
+
+@dataclass
+class Formation:
+    env: dict[str, str]
+    redis: ThrowawayRedis
+    dynos: dict[str, Process] = field(default_factory=dict)
+    retired: list[Process] = field(default_factory=list)
+    started: int = 0
+
+    def start(self) -> Process:
+        self.started += 1
+        name = f"worker.{self.started}"
+        self.dynos[name] = Process(procfile_command("worker"), {**self.env, "DYNO": name})
+        return self.dynos[name]
+
+    def holder(self) -> str | None:
+        lease = self.redis.client.get(LEASE_KEY)
+        return json.loads(lease)["holder"] if lease else None
+
+    def wait_for_holder(self, other_than: str | None, timeout: float) -> tuple[str, float]:
+        began = time.monotonic()
+        name = wait_until(
+            lambda: (lambda h: h if h and h != other_than else None)(self.holder()),
+            timeout,
+            "a lease holder",
+            every=0.05,
+        )
+        return name, time.monotonic() - began
+
+    def every_process(self) -> list[Process]:
+        return [*self.retired, *self.dynos.values()]
+
+    def stop_all(self) -> None:
+        for dyno in self.every_process():
+            dyno.signal_dyno(signal.SIGCONT)
+            dyno.stop(grace=15)
+
+
+def firings(processes: list[Process]) -> list[tuple[int, float, str]]:
+    """(slot, seconds after its time, holder) for every `queued` line in these dynos' logs."""
+    found = []
+    for process in processes:
+        for line in process.output().splitlines():
+            match = QUEUED.search(line)
+            if match:
+                found.append((int(match.group(1)), float(match.group(2)), match.group(3)))
+    return found
+
+
+def runs(redis: ThrowawayRedis) -> Counter[str]:
+    return Counter(entry.decode().split()[0] for entry in redis.client.lrange(RUNS_KEY, 0, -1))
+
+
+def assert_each_slot_queued_and_run_exactly_once(redis: ThrowawayRedis, fired: list[tuple[int, float, str]]) -> None:
+    slots = Counter(slot for slot, _, _ in fired)
+    duplicates = {slot: n for slot, n in slots.items() if n > 1}
+    assert not duplicates, duplicates
+    expected = list(range(min(slots), max(slots) + 1, EVERY_SECONDS))
+    assert sorted(slots) == expected, sorted(set(expected) - set(slots))
+    # Every firing's job ran, once; the last few may still be on their way.
+    wait_until(lambda: len(runs(redis)) >= len(expected), 30, "every queued slot's job to run", every=0.5)
+    ran = runs(redis)
+    assert {job_id: n for job_id, n in ran.items() if n > 1} == {}
+    assert set(ran) == {f"schedule-test_tick-{slot}" for slot in expected}
+
+
+def test_three_worker_dynos_under_kills_and_pauses_queue_every_slot_exactly_once(dyno_env, own_redis):
+    formation = Formation(dyno_env, own_redis)
+    for _ in range(3):
+        formation.start()
+    kills: list[float] = []
+    pauses: list[float] = []
+    stale_checks = 0
+    try:
+        holder, _ = formation.wait_for_holder(None, 60)
+        wait_until(lambda: firings(formation.every_process()), 30, "the first firing")
+        began = time.monotonic()
+        while time.monotonic() - began < CHAOS_SECONDS:
+            # A crash: the holder's whole dyno SIGKILLed, no goodbye; Heroku starts another.
+            holder = formation.holder() or holder
+            killed = formation.dynos.pop(holder)
+            killed.signal_dyno(signal.SIGKILL)
+            formation.retired.append(killed)
+            holder, moved = formation.wait_for_holder(holder, 3 * LEASE_SECONDS)
+            kills.append(moved)
+            formation.start()
+            time.sleep(4)
+
+            # A pause past the lease (a stalled machine, a network split): SIGSTOP the new holder.
+            paused_name = formation.holder() or holder
+            paused = formation.dynos[paused_name]
+            paused.signal_dyno(signal.SIGSTOP)
+            log_before = len(paused.output())
+            holder, moved = formation.wait_for_holder(paused_name, 3 * LEASE_SECONDS)
+            pauses.append(moved)
+            time.sleep(LEASE_SECONDS - moved + 3)  # paused past its lease by several seconds
+            paused.signal_dyno(signal.SIGCONT)
+            time.sleep(4)
+            # Awake: it learns the lease moved before it queues anything.
+            woke = paused.output()[log_before:]
+            first_queue = woke.find("schedule: queued")
+            if first_queue != -1:
+                assert woke.rfind("schedule: lease taken", 0, first_queue) != -1, woke
+            assert "lease lost" in woke or "no longer holds the lease" in woke, woke
+            stale_checks += 1
+
+        time.sleep(2 * EVERY_SECONDS)
+        fired = firings(formation.every_process())
+        lateness = [late for _, late, _ in fired]
+        print(
+            f"\n{len(fired)} slots queued by {len({who for *_, who in fired})} holders over {CHAOS_SECONDS} s; "
+            f"{len(kills)} holders SIGKILLed, lease moved after {', '.join(f'{s:.1f}' for s in kills)} s; "
+            f"{len(pauses)} holders SIGSTOPped {LEASE_SECONDS + 3} s, lease moved after "
+            f"{', '.join(f'{s:.1f}' for s in pauses)} s; latest slot {max(lateness):.1f} s after its time "
+            f"(p50 {sorted(lateness)[len(lateness) // 2]:.1f} s); woken holders queueing nothing stale: {stale_checks}"
+        )
+
+        assert_each_slot_queued_and_run_exactly_once(own_redis, fired)
+        assert len(fired) >= CHAOS_SECONDS // EVERY_SECONDS
+        assert max(kills + pauses) <= LEASE_SECONDS + TICK_SECONDS + 2, (kills, pauses)
+        assert max(lateness) <= BOUND_SECONDS, sorted(fired, key=lambda f: -f[1])[:5]
+        assert kills and pauses and stale_checks == len(pauses)
+    finally:
+        formation.stop_all()
+
+
+def test_sigterm_to_every_dyno_and_a_restart_fire_no_interval_job_twice(dyno_env, own_redis):
+    formation = Formation(dyno_env, own_redis)
+    for _ in range(2):
+        formation.start()
+    try:
+        formation.wait_for_holder(None, 60)
+        wait_until(lambda: len(firings(formation.every_process())) >= 4, 30, "a few firings")
+
+        # A restart: SIGTERM to every process of every dyno; each exits cleanly and the
+        # holder hands the lease back.
+        for dyno in formation.dynos.values():
+            dyno.signal_dyno(signal.SIGTERM)
+        codes = [dyno.wait(30) for dyno in formation.dynos.values()]
+        assert codes == [0, 0]
+        assert own_redis.client.get(LEASE_KEY) is None
+        assert any("schedule: lease released" in dyno.output() for dyno in formation.dynos.values())
+        before = firings(formation.every_process())
+        formation.retired += formation.dynos.values()
+        formation.dynos.clear()
+
+        time.sleep(3 * EVERY_SECONDS)  # down across a few slots, as a deploy may be
+        restarted = time.time()
+        for _ in range(2):
+            formation.start()
+        formation.wait_for_holder(None, 60)
+        wait_until(lambda: len(firings(formation.every_process())) >= len(before) + 6, 30, "firings after the restart")
+
+        fired = firings(formation.every_process())
+        after = [firing for firing in fired if firing not in before]
+        missed = [slot for slot, _, _ in after if slot <= restarted]
+        print(
+            f"\n{len(before)} slots before the restart, {len(after)} after; the {len(missed)} slots due while "
+            f"down queued once on return, at most {max(late for _, late, _ in after):.1f} s after their time"
+        )
+        assert_each_slot_queued_and_run_exactly_once(own_redis, fired)
+        assert min(slot for slot, _, _ in after) > max(slot for slot, _, _ in before)
+    finally:
+        formation.stop_all()
