@@ -457,6 +457,10 @@ LOGGING = {
         # 500s only (django.request logs them at ERROR, 4xx at WARNING); django.security's
         # errors (e.g. every bot's unknown Host header) are left to the log.
         "django.request": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
+        # Judoscale's (only with JUDOSCALE_URL): it adds its own stderr handler to a logger that
+        # has none, and the root's would print each line again. Its level follows
+        # JUDOSCALE_LOG_LEVEL, else LOG_LEVEL, else WARN.
+        "judoscale": {"handlers": ["stdout"], "propagate": False},
     },
 }
 
@@ -480,3 +484,19 @@ if SENTRY_DSN:
         send_default_pii=False,
         traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),
     )
+
+# --- Autoscaling ------------------------------------------------------------------------
+
+# Set by the Judoscale add-on. Then web and worker processes report each queue's latency and
+# depth (high, default, low), and the web how long requests waited in Heroku's router, every
+# 10 s, so Judoscale can scale worker and web dynos (background/autoscale/); unset, nothing of
+# judoscale is imported.
+# https://elements.heroku.com/addons/judoscale
+# https://github.com/judoscale/judoscale-python#using-judoscale-with-rq
+JUDOSCALE_URL = os.environ.get("JUDOSCALE_URL", "")
+if JUDOSCALE_URL:
+    INSTALLED_APPS.append("background.autoscale")
+    # First, as judoscale's own Django app puts it: the request's wait is measured from the
+    # router's X-Request-Start before any other middleware spends time on it.
+    # https://github.com/judoscale/judoscale-python#using-judoscale-with-django
+    MIDDLEWARE.insert(0, "judoscale.django.middleware.RequestQueueTimeMiddleware")
