@@ -19,6 +19,7 @@ from django.urls import reverse
 from background import queues
 from background.models import OutgoingEmail
 from background.redis_config import rq_queues
+from background.scheduler import LEASE_KEY
 from tests.support.backend import COMPRESSED_ENV, SWEEP_SECONDS, compress_health, health, worker_dyno
 from tests.support.chores import queue_chore
 from tests.support.processes import Process, wait_until
@@ -216,4 +217,41 @@ def test_a_frozen_redis_holds_no_signup_over_two_seconds_and_all_is_done_after_i
         assert max(signup_seconds) < 2, signup_seconds
         assert Chore.objects.filter(status="done", runs=1).count() == count
         assert len(smtp_server.wait_for_messages(count)) == count
+        assert_no_process_exited(worker)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_flushall_while_the_schedule_and_work_run_loses_nothing_and_the_lease_is_taken_again(
+    client, own_redis, backend_env, smtp_server
+):
+    # No clock: the worker dyno's own scheduler queues the sweeper (every 5 s here).
+    with worker_dyno(backend_env) as worker:
+        wait_until(lambda: health(client)[0] == 200, 60, "a healthy start", every=0.5)
+        count = 0
+        for _ in range(10):
+            chore_and_sign_up(count)
+            count += 1
+
+        own_redis.client.flushall()  # the queued jobs, the lease, the schedule's records: all gone
+        flushed = time.monotonic()
+        wait_until(lambda: own_redis.client.get(LEASE_KEY), 10, "the lease to be taken again", every=0.05)
+        retaken = time.monotonic() - flushed
+        for _ in range(10):
+            chore_and_sign_up(count)
+            count += 1
+        wait_until(
+            lambda: unfinished() == 0,
+            2 * SWEEP_SECONDS + PROCESSING_ALLOWANCE_SECONDS,
+            "every chore done and every email sent",
+            every=0.5,
+        )
+        all_done = time.monotonic() - flushed
+        print(
+            f"FLUSHALL: lease taken again after {retaken:.1f} s; {count} chores and emails done {all_done:.1f} s after"
+        )
+
+        assert Chore.objects.filter(status="done", runs=1).count() == count
+        assert len(smtp_server.wait_for_messages(count)) == count
+        assert worker.output().count("schedule: lease taken") == 2
         assert_no_process_exited(worker)
