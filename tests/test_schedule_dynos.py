@@ -9,10 +9,12 @@ after its time) by <holder>` line per firing. The schedule's lease is 5 s instea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -92,6 +94,9 @@ class Formation:
 
     def every_process(self) -> list[Process]:
         return [*self.retired, *self.dynos.values()]
+
+    def close(self) -> None:
+        self.stop_all()
 
     def stop_all(self) -> None:
         for dyno in self.every_process():
@@ -225,3 +230,43 @@ def test_sigterm_to_every_dyno_and_a_restart_fire_no_interval_job_twice(dyno_env
         assert min(slot for slot, _, _ in after) > max(slot for slot, _, _ in before)
     finally:
         formation.stop_all()
+
+
+def test_with_only_web_and_one_worker_from_the_procfile_the_cleanup_and_the_sweeper_run(
+    dyno_env, own_redis, django_user_model
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.support.web import procfile_web
+    from tests.workapp.models import Chore
+
+    env = {
+        **dyno_env,
+        "UNCONFIRMED_CLEANUP_CRON": "* * * * * */4",  # every 4 s (a sixth cron field counts seconds)
+        "UNCONFIRMED_ACCOUNT_MAX_AGE_DAYS": "1",
+        "SWEEP_INTERVAL_SECONDS": "3",
+    }
+    stale = django_user_model.objects.create_user(email="never@example.com", password="a-long-passphrase-42")
+    django_user_model.objects.filter(pk=stale.pk).update(date_joined=timezone.now() - timedelta(days=2))
+    fresh = django_user_model.objects.create_user(email="new@example.com", password="a-long-passphrase-42")
+    # A row whose job never reached Redis (queued while it was down): only the sweeper runs it.
+    orphan = Chore.objects.create(name="orphan")
+
+    with procfile_web(env) as web, contextlib.closing(Formation(env, own_redis)) as formation:
+        formation.start()
+        started = time.monotonic()
+        wait_until(lambda: not django_user_model.objects.filter(pk=stale.pk).exists(), 60, "the cleanup to run")
+        cleaned = time.monotonic() - started
+        wait_until(lambda: Chore.objects.get(pk=orphan.pk).status == "done", 60, "the sweeper to queue the orphan")
+        swept = time.monotonic() - started
+        with urllib.request.urlopen(f"http://127.0.0.1:{web.port}/healthz", timeout=5) as response:
+            body = json.loads(response.read())
+        print(f"\nweb + 1 worker: cleanup ran {cleaned:.1f} s and the sweeper {swept:.1f} s after the worker started")
+
+        assert body["schedule"]["ok"] is True and body["schedule"]["lease_holder"] == "worker.1"
+        assert django_user_model.objects.filter(pk=fresh.pk).exists()
+        output = formation.dynos["worker.1"].output()
+        assert "schedule: queued schedule-delete_unconfirmed_accounts-" in output
+        assert "schedule: queued schedule-sweep_stuck_work-" in output
