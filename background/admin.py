@@ -1,10 +1,19 @@
+"""The admin of the background app: the email outbox, and the schedule's page (staff only)."""
+
 from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, URLResolver, path, reverse
+from redis.exceptions import RedisError
 
-from background import services
+from background import queues, scheduler, services
 from background.models import OutgoingEmail
 
 
@@ -54,3 +63,74 @@ class OutgoingEmailAdmin(admin.ModelAdmin):
             self.message_user(
                 request, f"Skipped {skipped}: only failed or unconfirmed emails are sent again.", messages.WARNING
             )
+
+
+# --- The schedule: a staff page without a model ------------------------------------------
+#
+# The schedule lives in code and Redis, not in a table, so there is no ModelAdmin to hang it
+# on (and a model would need a migration for nothing). The admin site is given one more URL,
+# and its index one more row in this app's box, pointing to it.
+
+
+def schedule_view(request: HttpRequest) -> HttpResponse:
+    """Each recurring job, its next run, its last run and that run's outcome, and the lease holder."""
+    context: dict[str, Any] = {**admin.site.each_context(request), "title": "Schedule"}
+    try:
+        connection = queues.connection()
+        holder = scheduler.lease_holder(connection)
+        entries = scheduler.statuses(connection)
+    except RedisError as error:
+        context["error"] = type(error).__name__
+        return TemplateResponse(request, "background/schedule.html", context, status=503)
+    now = time.time()
+    context["holder"] = holder
+    context["ticked_ago"] = round(now - holder["ticked_at"], 1) if holder and holder.get("ticked_at") else None
+    context["entries"] = [
+        {
+            **vars(entry),
+            "next_run": _utc(entry.next_run),
+            "last_run": _utc(entry.last_slot),
+            "last_enqueued": _utc(entry.last_enqueued_at),
+        }
+        for entry in entries
+    ]
+    return TemplateResponse(request, "background/schedule.html", context)
+
+
+def _utc(timestamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, tz=UTC) if timestamp is not None else None
+
+
+_site_get_urls = admin.site.get_urls
+_site_get_app_list = admin.site.get_app_list
+
+
+def _get_urls() -> list[URLPattern | URLResolver]:
+    schedule = path("background/schedule/", admin.site.admin_view(schedule_view), name="background_schedule")
+    return [schedule, *_site_get_urls()]
+
+
+def _get_app_list(request: HttpRequest, app_label: str | None = None) -> list[Any]:
+    app_list = _site_get_app_list(request, app_label)
+    if app_label not in (None, "background"):
+        return app_list
+    schedule = {
+        "name": "Schedule",
+        "object_name": "Schedule",
+        "perms": {"view": True},
+        "admin_url": reverse("admin:background_schedule"),
+        "add_url": None,
+        "view_only": True,
+    }
+    for app in app_list:
+        if app["app_label"] == "background":
+            app["models"].append(schedule)
+            return app_list
+    # A staff member with no permission on the outbox still sees the schedule (read-only).
+    url = reverse("admin:background_schedule")
+    background = {"name": "Background work", "app_label": "background", "app_url": url, "has_module_perms": True}
+    return [*app_list, {**background, "models": [schedule]}]
+
+
+admin.site.get_urls = _get_urls  # type: ignore[method-assign]
+admin.site.get_app_list = _get_app_list  # type: ignore[method-assign]

@@ -218,3 +218,27 @@ def test_the_project_commands_override_django_rq():
     assert commands["rqworker"] == "background"
     assert commands["rqworker-pool"] == "background"
     assert commands["schedule"] == "background"
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_the_schedule_and_its_holder_to_staff_only(client, redis, django_user_model):
+    [sweep] = [e for e in schedule.entries() if e.name == "sweep_stuck_work"]
+    redis.hset(last_key(sweep), "slot", sweep.latest_slot(time.time()) - 60)  # a minute's slot is due
+    [scheduler] = engines(redis, *schedule.entries(), n=1)
+    scheduler.tick()
+    staff = django_user_model.objects.create_user(email="staff@example.com", password="s-long-passphrase-1")
+    staff.is_staff = True
+    staff.save()
+
+    assert client.get("/admin/background/schedule/").status_code == 302  # to the admin's login
+    client.force_login(staff)
+    index = client.get("/admin/").content.decode()
+    page = client.get("/admin/background/schedule/")
+
+    assert 'href="/admin/background/schedule/"' in index
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Lease holder: <strong>worker.1</strong>" in text
+    assert "delete_unconfirmed_accounts" in text and "cron 17 3 * * * (UTC)" in text
+    assert "schedule-sweep_stuck_work-" in text  # its last run's job, and its outcome: queued
+    assert "queued<br>" in text
