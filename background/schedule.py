@@ -16,6 +16,7 @@ reads cron strings in local time, and queues with the pickle serializer.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 import os
@@ -132,6 +133,8 @@ def entries() -> list[Entry]:
     return [_ENTRIES[name] for name in sorted(_ENTRIES)]
 
 
+# Once per process: the apps' modules register at import, and a scheduler asks every second.
+@functools.cache
 def _import_app_schedules() -> None:
     for app_config in apps.get_app_configs():
         module = f"{app_config.name}.schedule"

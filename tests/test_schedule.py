@@ -242,3 +242,14 @@ def test_the_admin_shows_the_schedule_and_its_holder_to_staff_only(client, redis
     assert "delete_unconfirmed_accounts" in text and "cron 17 3 * * * (UTC)" in text
     assert "schedule-sweep_stuck_work-" in text  # its last run's job, and its outcome: queued
     assert "queued<br>" in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bare_rqworker_typed_by_hand_runs_jobs_but_not_the_schedule(run_worker, redis):
+    queues.get_queue("low").enqueue(jobs.sweep_stuck_work)
+
+    result = run_worker("high", "default", "low")
+
+    assert "job ended" in result.stdout + result.stderr
+    assert redis.get(LEASE_KEY) is None
+    assert not any(key.startswith(b"background:schedule:") for key in redis.keys("*"))
