@@ -2,7 +2,7 @@
 
 The work is the test-only Chore (tests/workapp), so these promises hold without the demo.
 Worker processes are started exactly as the Procfile starts them. The sweeper is the function
-the clock runs every minute; these tests call it more often so they finish quickly.
+the schedule runs every minute; these tests call it more often so they finish quickly.
 """
 
 from __future__ import annotations

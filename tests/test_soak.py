@@ -99,7 +99,7 @@ def test_soak_every_chore_and_email_finishes_once_while_worker_dynos_are_killed(
         submitted = time.monotonic() - started
 
         def all_final() -> bool:
-            work.sweep()  # what the clock does every minute, more often
+            work.sweep()  # what the schedule does every minute, more often
             return not (
                 Chore.objects.exclude(status__in=FINAL_CHORE).exists()
                 or OutgoingEmail.objects.exclude(status__in=FINAL_EMAIL).exists()

@@ -104,7 +104,7 @@ def test_soak_every_image_gets_one_set_of_thumbnails_while_workers_are_killed(
         submitted = time.monotonic() - started
 
         def all_final() -> bool:
-            work.sweep()  # what the clock does every minute, more often
+            work.sweep()  # what the schedule does every minute, more often
             return not (
                 Image.objects.exclude(status__in=FINAL_IMAGE).exists()
                 or OutgoingEmail.objects.exclude(status__in=FINAL_EMAIL).exists()
