@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 Job = TypeVar("Job", bound=Callable[..., Any])
 
-# When the last sweep finished (Unix time), for /healthz: proof that the clock's schedule
+# When the last sweep finished (Unix time), for /healthz: proof that the schedule
 # reaches a worker. Kept a day, so a long-stopped sweeper shows as missing, not as old.
 LAST_SWEEP_KEY = "background:last_sweep"
 LAST_SWEEP_TTL_SECONDS = 24 * 3600
