@@ -70,7 +70,7 @@ Number = TypeVar("Number", int, float)
 def setting(name: str, default: Number) -> Number:
     """A number from the Django settings, else from the environment, else the default.
 
-    The worker and clock processes take these from their environment, so a test (or an
+    The worker processes take these from their environment, so a test (or an
     operator) can shorten them with config vars before settings.py names them.
     """
     value = getattr(settings, name, None)
