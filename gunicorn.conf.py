@@ -35,5 +35,9 @@ keepalive = 95
 
 # Heroku's router is the only client and sets X-Forwarded-* for every request.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+# gunicorn 27's control socket (for gunicornc) defaults to one path per user: every gunicorn a
+# user starts on a machine (dev.py, tests in parallel) would take it from the one before, and a
+# dyno has no use for it. https://docs.gunicorn.org/en/stable/settings.html#control-socket-disable
+control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
