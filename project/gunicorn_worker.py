@@ -139,6 +139,9 @@ class BufferingThreadWorker(ThreadWorker):
 
     def init_process(self) -> None:
         self.arrivals: dict[Any, Arrival] = {}
+        # What a client still sends after its error response is read into this and dropped:
+        # a refused 180 MB body streamed at loopback speed then allocates nothing.
+        self.drain_buffer = bytearray(RECV_BYTES)
         # Each waiting connection, and each spool that spilled to disk, is a file descriptor.
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
@@ -205,7 +208,12 @@ class BufferingThreadWorker(ThreadWorker):
         if arrival is None:
             return
         try:
-            data = conn.sock.recv(RECV_BYTES)
+            if arrival.closing:
+                if conn.sock.recv_into(self.drain_buffer):
+                    return  # draining what the client still sends after an error response
+                data = b""
+            else:
+                data = conn.sock.recv(RECV_BYTES)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -214,8 +222,6 @@ class BufferingThreadWorker(ThreadWorker):
         if not data:
             self._close(conn)  # the client went away
             return
-        if arrival.closing:
-            return  # draining what the client still sends after an error response
         self._feed(conn, arrival, data)
 
     def _feed(self, conn: Any, arrival: Arrival, data: bytes) -> bool:
