@@ -10,6 +10,7 @@ run of this suite, so the tests never flush data that is not theirs.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import tempfile
@@ -17,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -31,6 +33,7 @@ CLAIM_KEY = "django-rq-template:test-suite-owns-this-db"
 @contextmanager
 def redis_for_tests(redis_url: str | None) -> Iterator[str]:
     if redis_url:
+        redis_url = for_this_xdist_worker(redis_url)
         claim(redis_url)
         yield redis_url
         empty(redis_url)
@@ -42,6 +45,16 @@ def redis_for_tests(redis_url: str | None) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="tests-redis-") as data_dir, redis_server(Path(data_dir)) as url:
         claim(url)
         yield url
+
+
+def for_this_xdist_worker(url: str) -> str:
+    """Under pytest-xdist, worker gwN takes database N places after REDIS_URL's, so workers never share one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    database = int(parts.path.lstrip("/") or 0) + int(worker[2:])
+    return urlunsplit(parts._replace(path=f"/{database}"))
 
 
 def claim(url: str) -> None:
