@@ -34,11 +34,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from redis.exceptions import RedisError
 from rq import worker_registration
-from rq.utils import utcparse
 
 from background import queues
 from background.jobs import LAST_SWEEP_KEY
-from background.latency import QueueWait, queue_waits
+from background.latency import QueueWait, age_since, as_text, queue_waits
 from background.scheduler import LEASE_KEY, TICK_KEY
 
 # Twice an idle worker's heartbeat interval (45 s), so one late beat is not an alarm.
@@ -93,7 +92,7 @@ def _redis_parts() -> dict[str, Any]:
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
-        worker_keys = sorted(_text(key) for key in replies[-4])
+        worker_keys = sorted(as_text(key) for key in replies[-4])
         lease, ticked, last_sweep = replies[-3], replies[-2], replies[-1]
 
         with redis.pipeline(transaction=False) as pipe:
@@ -109,7 +108,7 @@ def _redis_parts() -> dict[str, Any]:
             "schedule": None,
         }
 
-    heartbeats = [_age(now, stamp) for stamp in stamps]
+    heartbeats = [age_since(now, stamp) for stamp in stamps]
     redis_part: dict[str, Any] = {"ok": True}
     if isinstance(probe, Exception):
         redis_part = {"ok": False, "writable": False, "error": type(probe).__name__}
@@ -150,26 +149,13 @@ def _schedule(now: float, lease: bytes | None, ticked: bytes | None, last_sweep:
     try:
         holder = json.loads(lease)["holder"] if lease else None
     except (ValueError, KeyError, TypeError):
-        holder = _text(lease)
+        holder = as_text(lease)
     return {
         "ok": tick_age is not None and tick_age <= max_age,
         "lease_holder": holder,
         "last_tick_seconds_ago": _round(tick_age),
         "last_sweep_seconds_ago": _round(sweep_age),
     }
-
-
-def _age(now: float, stamp: bytes | None) -> float | None:
-    if not stamp:
-        return None
-    try:
-        return max(0.0, now - utcparse(_text(stamp)).timestamp())
-    except ValueError:
-        return None
-
-
-def _text(value: bytes | str | None) -> str:
-    return value.decode() if isinstance(value, bytes) else (value or "")
 
 
 def _round(seconds: float | None) -> float | None:

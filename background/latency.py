@@ -41,7 +41,7 @@ def queue_waits(redis: Redis, names: Sequence[str] = QUEUE_NAMES, *, now: float 
             pipe.lindex(key, 0)
         replies = pipe.execute()
     depths = [int(depth) for depth in replies[0::2]]
-    heads = [_text(head) for head in replies[1::2]]
+    heads = [as_text(head) for head in replies[1::2]]
 
     wanted = [head for head in heads if head]
     stamps: list[bytes | None] = []
@@ -50,21 +50,22 @@ def queue_waits(redis: Redis, names: Sequence[str] = QUEUE_NAMES, *, now: float 
             for job_id in wanted:
                 pipe.hget(Job.key_for(job_id), "enqueued_at")
             stamps = pipe.execute()
-    ages = dict(zip(wanted, (_age(now, stamp) for stamp in stamps), strict=True))
+    ages = dict(zip(wanted, (age_since(now, stamp) for stamp in stamps), strict=True))
     return {
         name: QueueWait(waiting=depth, oldest_age_seconds=ages.get(head) if head else None)
         for name, depth, head in zip(names, depths, heads, strict=True)
     }
 
 
-def _age(now: float, stamp: bytes | None) -> float | None:
+def age_since(now: float, stamp: bytes | None) -> float | None:
+    """Seconds from an rq timestamp (bytes from Redis, or none) to `now`."""
     if not stamp:
         return None
     try:
-        return max(0.0, now - utcparse(_text(stamp)).timestamp())
+        return max(0.0, now - utcparse(as_text(stamp)).timestamp())
     except ValueError:
         return None
 
 
-def _text(value: bytes | str | None) -> str:
+def as_text(value: bytes | str | None) -> str:
     return value.decode() if isinstance(value, bytes) else (value or "")
