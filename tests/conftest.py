@@ -30,6 +30,19 @@ def _queues_on_test_redis(redis_url: str, settings) -> Iterator[None]:
     redis_server.empty(redis_url)
 
 
+@pytest.fixture
+def own_redis(settings) -> Iterator[redis_server.ThrowawayRedis]:
+    """A Redis server of the test's own, which it may fill, freeze, flush or restart."""
+    from background import queues
+    from background.redis_config import rq_queues
+
+    with redis_server.ThrowawayRedis() as server:
+        settings.RQ_QUEUES = rq_queues(server.url)
+        queues._client.cache_clear()
+        yield server
+    queues._client.cache_clear()
+
+
 @pytest.fixture(autouse=True)
 def _outbox_delivers_to_locmem(settings) -> None:
     # pytest-django makes EMAIL_BACKEND locmem, which would skip the outbox: keep the outbox

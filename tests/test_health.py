@@ -10,12 +10,10 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Iterator
 
 import pytest
 from django.urls import reverse
 
-from background import queues
 from background.redis_config import rq_queues
 from background.scheduler import LEASE_KEY
 from tests.support.backend import (
@@ -31,15 +29,6 @@ from tests.support.processes import Process, procfile_command, wait_until
 from tests.support.redis_server import ThrowawayRedis
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def own_redis(settings) -> Iterator[ThrowawayRedis]:
-    with ThrowawayRedis() as server:
-        settings.RQ_QUEUES = rq_queues(server.url)
-        queues._client.cache_clear()
-        yield server
-    queues._client.cache_clear()
 
 
 @pytest.fixture
@@ -152,7 +141,10 @@ def holder_pid(own_redis: ThrowawayRedis) -> int | None:
 def test_when_the_lease_holder_dies_another_worker_dyno_takes_the_schedule_within_the_lease(
     client, own_redis, backend_env
 ):
-    dynos = [Process(procfile_command("worker"), {**backend_env, "DYNO": f"worker.{n}"}) for n in (1, 2)]
+    dynos = [
+        Process(procfile_command("worker"), {**backend_env, "DYNO": f"worker.{n}", "DATABASE_SSL_REQUIRE": "0"})
+        for n in (1, 2)
+    ]
     try:
         wait_until(lambda: health(client)[0] == 200, 60, "a healthy start", every=0.5)
         [holder] = [dyno for dyno in dynos if dyno.popen.pid == holder_pid(own_redis)]

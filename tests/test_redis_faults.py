@@ -23,7 +23,6 @@ from background.scheduler import LEASE_KEY
 from tests.support.backend import COMPRESSED_ENV, SWEEP_SECONDS, compress_health, health, worker_dyno
 from tests.support.chores import queue_chore
 from tests.support.processes import Process, wait_until
-from tests.support.redis_server import ThrowawayRedis
 from tests.workapp.models import Chore
 
 
@@ -83,15 +82,6 @@ FULL_SECONDS = 30
 FROZEN_SECONDS = 30
 # Doing the chores and sending mail for everything queued up, on a busy 2-core machine.
 PROCESSING_ALLOWANCE_SECONDS = 30
-
-
-@pytest.fixture
-def own_redis(settings) -> Iterator[ThrowawayRedis]:
-    with ThrowawayRedis() as server:
-        settings.RQ_QUEUES = rq_queues(server.url)
-        queues._client.cache_clear()
-        yield server
-    queues._client.cache_clear()
 
 
 @pytest.fixture

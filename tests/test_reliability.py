@@ -20,11 +20,9 @@ from django.utils import timezone
 
 from background import work
 from background.models import OutgoingEmail
-from background.redis_config import rq_queues
 from tests.support import outbox
 from tests.support.chores import queue_chore, slow, status_of
 from tests.support.processes import Process, procfile_command, wait_until
-from tests.support.redis_server import ThrowawayRedis
 from tests.workapp.models import Chore
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -100,14 +98,6 @@ def test_sigkill_mid_job_leaves_a_claim_whose_lease_lapses_and_the_sweeper_reque
 
     wait_until(swept_and_done, LEASE_SECONDS + 60, "the sweeper to re-queue the abandoned chore", every=1)
     assert (chore.attempts, chore.runs) == (2, 1)
-
-
-@pytest.fixture
-def own_redis(settings) -> Iterator[ThrowawayRedis]:
-    """A Redis of this test's own, on a fixed free port, that the test may stop and start."""
-    with ThrowawayRedis() as server:
-        settings.RQ_QUEUES = rq_queues(server.url)
-        yield server
 
 
 def test_work_and_signups_during_a_redis_outage_are_kept_and_done_once_the_sweeper_runs(

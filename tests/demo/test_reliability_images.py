@@ -14,11 +14,9 @@ from django.urls import reverse
 
 from background import work
 from background.models import OutgoingEmail
-from background.redis_config import rq_queues
 from media_tasks.models import Image
 from tests.support import images
 from tests.support.processes import Process, procfile_command
-from tests.support.redis_server import ThrowawayRedis
 from tests.test_reliability import LEASE_SECONDS
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -45,13 +43,6 @@ def start_worker(worker_env, short_lease) -> Iterator:
     yield start
     for process in started:
         process.stop()
-
-
-@pytest.fixture
-def own_redis(settings) -> Iterator[ThrowawayRedis]:
-    with ThrowawayRedis() as server:
-        settings.RQ_QUEUES = rq_queues(server.url)
-        yield server
 
 
 def upload(client, name: str = "photo.jpg") -> Image:
