@@ -11,10 +11,8 @@ import http.client
 import json
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import django_rq
@@ -25,6 +23,7 @@ from rq.registry import StartedJobRegistry
 
 from background.latency import queue_waits
 from tests.conftest import ROOT
+from tests.support.http_sink import http_sink
 from tests.support.processes import Process, procfile_command, wait_until
 from tests.support.web import procfile_web
 
@@ -32,29 +31,21 @@ QUEUES = ("high", "default", "low")
 STATS = "/admin/django_rq/dashboard/stats.json"
 
 
-class _Sink(BaseHTTPRequestHandler):
-    received: list[tuple[str, dict[str, Any]]]
+class _Reports:
+    """The JSON reports a sink received as (path, report), read afresh each time."""
 
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.received.append((self.path, json.loads(body)))
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"{}")
+    def __init__(self, received: list[tuple[str, bytes]]) -> None:
+        self.received = received
 
-    def log_message(self, *args: object) -> None:
-        return None
+    def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        return iter([(path, json.loads(body)) for path, body in list(self.received)])
 
 
 @pytest.fixture
-def judoscale_sink() -> Iterator[tuple[str, list[tuple[str, dict[str, Any]]]]]:
-    received: list[tuple[str, dict[str, Any]]] = []
-    handler = type("Sink", (_Sink,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def judoscale_sink() -> Iterator[tuple[str, _Reports]]:
     # The add-on's URL has a path of its own; the adapter posts to <JUDOSCALE_URL>/v3/reports.
-    yield f"http://127.0.0.1:{server.server_port}/api/app-token", received
-    server.shutdown()
+    with http_sink() as (port, received):
+        yield f"http://127.0.0.1:{port}/api/app-token", _Reports(received)
 
 
 def _metrics(report: dict[str, Any]) -> dict[tuple[str, str | None], int]:

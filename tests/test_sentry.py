@@ -2,44 +2,32 @@
 
 from __future__ import annotations
 
-import gzip
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.urls import reverse
 
 from tests.conftest import ROOT
+from tests.support.http_sink import http_sink
 from tests.support.processes import Process, procfile_command, wait_until
 
 
-class _Sink(BaseHTTPRequestHandler):
-    received: list[bytes]
+class _Bodies:
+    """The bodies a sink received, read afresh each time (the list grows while a test waits)."""
 
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        self.received.append(body)
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"{}")
+    def __init__(self, received: list[tuple[str, bytes]]) -> None:
+        self.received = received
 
-    def log_message(self, *args: object) -> None:
-        return None
+    def __iter__(self) -> Iterator[bytes]:
+        return iter([body for _, body in list(self.received)])
 
 
 @pytest.fixture
-def sentry_sink() -> Iterator[tuple[str, list[bytes]]]:
-    received: list[bytes] = []
-    handler = type("Sink", (_Sink,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://publickey@127.0.0.1:{server.server_port}/1", received
-    server.shutdown()
+def sentry_sink() -> Iterator[tuple[str, _Bodies]]:
+    with http_sink() as (port, received):
+        yield f"http://publickey@127.0.0.1:{port}/1", _Bodies(received)
 
 
 @pytest.mark.slow
