@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -16,9 +16,15 @@ from redis.exceptions import RedisError
 from background import queues, scheduler, services
 from background.models import OutgoingEmail
 
+# django-stubs makes ModelAdmin generic; Django's own class cannot be subscripted at run time.
+if TYPE_CHECKING:
+    OutgoingEmailAdminBase = admin.ModelAdmin[OutgoingEmail]
+else:
+    OutgoingEmailAdminBase = admin.ModelAdmin
+
 
 @admin.register(OutgoingEmail)
-class OutgoingEmailAdmin(admin.ModelAdmin):
+class OutgoingEmailAdmin(OutgoingEmailAdminBase):
     list_display = ["id", "recipients_shown", "subject", "status", "attempts", "created_at", "sent_at"]
     list_filter = ["status"]
     # `to` holds only the first recipient; `recipients` (JSON) holds every address, so the
