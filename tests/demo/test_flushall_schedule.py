@@ -19,7 +19,7 @@ from media_tasks.models import Image
 from tests.support import images
 from tests.support.backend import SWEEP_SECONDS, health, worker_dyno
 from tests.support.processes import wait_until
-from tests.test_redis_faults import backend_env, own_redis, visitor  # noqa: F401 - fixtures
+from tests.test_redis_faults import backend_env, visitor  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -40,7 +40,7 @@ def unfinished() -> int:
 
 def test_a_flushall_during_uploads_loses_no_image_or_email(
     signed_in_client,
-    own_redis,  # noqa: F811 - the fixture imported above
+    own_redis,
     backend_env,  # noqa: F811
     smtp_server,
 ):
