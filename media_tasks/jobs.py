@@ -17,4 +17,9 @@ def make_thumbnails(image_id: int) -> None:
     if image is None:
         logger.info("image %s is gone; no thumbnails to make", image_id)
         return
-    services.image_make_thumbnails(image=image)
+    try:
+        services.image_make_thumbnails(image=image)
+    except Image.DoesNotExist:
+        # Its owner deleted it mid-run (the service re-reads the row after the claim and after
+        # writing): whatever the run stored went with the delete, so there is nothing to retry.
+        logger.info("image %s was deleted while its thumbnails were made", image_id)

@@ -64,7 +64,12 @@ def image_make_thumbnails(*, image: Image) -> Image:
 
     with _stored_files_removed_on_error() as written, transaction.atomic():
         # Lock the row: if the claim lapsed and another run took over, this run writes nothing.
-        if not Image.objects.select_for_update().filter(pk=image.pk, claim_token=token).exists():
+        held = Image.objects.select_for_update().filter(pk=image.pk).values_list("claim_token", flat=True).first()
+        if held is None:
+            # Deleted by its owner while this run rendered: nothing of it may be stored.
+            logger.info("image %s was deleted while its thumbnails were made; discarding them", image.pk)
+            return image
+        if held != token:
             logger.warning("image %s was taken over by another run; discarding this one", image.pk)
             return image
         old_files = list(image.thumbnails.values_list("file", flat=True))
@@ -111,6 +116,27 @@ def image_reprocess(*, image: Image) -> bool:
         )
         work.enqueue_on_commit(image)
     image.refresh_from_db()
+    return True
+
+
+def image_delete(*, image: Image, user: User) -> bool:
+    """Delete one of the user's images: its rows now, its stored files once that commits.
+
+    False if the image is not theirs or is already gone. A thumbnail run in progress either
+    commits its files before this reads their names, or finds the row gone and writes nothing.
+    """
+    with transaction.atomic():
+        # The row lock orders this against the thumbnail run's own locked write (SQLite's
+        # IMMEDIATE transactions give the same order).
+        locked = Image.objects.select_for_update().filter(pk=image.pk, owner=user).first()
+        if locked is None:
+            return False
+        files = [locked.original.name] if locked.original.name else []
+        files += [name for name in locked.thumbnails.values_list("file", flat=True) if name]
+        locked.delete()
+        # Storage is not transactional: a rollback must leave the files the rows still name.
+        _delete_files_after_commit(files)
+    logger.info("image %s deleted by its owner with %d stored files", image.pk, len(files))
     return True
 
 

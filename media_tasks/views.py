@@ -104,6 +104,25 @@ def image_retry(request: HttpRequest, image_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+def image_delete_confirm(request: HttpRequest, image_id: int) -> HttpResponse:
+    image = get_object_or_404(_images_of(request.user), pk=image_id)
+    return render(request, "media_tasks/image_delete.html", {"image": image})
+
+
+@login_required
+@require_POST
+def image_delete(request: AuthenticatedHttpRequest, image_id: int) -> HttpResponse:
+    image = Image.objects.filter(pk=image_id, owner=request.user).first()
+    # A second click, or a second tab, finds it gone: that is what was asked for, not an error.
+    if image is None or not services.image_delete(image=image, user=request.user):
+        messages.info(request, "That image is already deleted.")
+    else:
+        messages.success(request, f"“{image}” is deleted.")
+    return redirect("gallery")
+
+
+@login_required
+@require_GET
 def media(request: HttpRequest, path: str) -> FileResponse:
     # Paths are "<kind>/<owner id>/<random token>...": only the owner (or staff) may read them.
     parts = path.split("/")
