@@ -11,7 +11,11 @@ from accounts.models import User
 class SignupForm(forms.Form):
     email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
     password = forms.CharField(
-        strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), min_length=1
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        min_length=1,
+        # The rules up front, from the validators that enforce them, rather than after a refusal.
+        help_text=password_validation.password_validators_help_text_html(),
     )
 
     def clean_email(self) -> str:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("upload/", views.upload, name="upload"),
     path("images/updates/", views.image_updates, name="image_updates"),
     path("images/<int:image_id>/retry/", views.image_retry, name="image_retry"),
+    path("images/<int:image_id>/", views.image_detail, name="image_detail"),
     path("images/<int:image_id>/delete/", views.image_delete_confirm, name="image_delete_confirm"),
     path("images/<int:image_id>/delete/confirmed/", views.image_delete, name="image_delete"),
     path("media/<path:path>", views.media, name="media"),

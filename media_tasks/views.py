@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
@@ -26,9 +27,11 @@ SERVED_CONTENT_TYPES = {".jpg": "image/jpeg", ".png": "image/png"}
 MAX_ID = 2**63 - 1  # the largest primary key a bigint column holds
 
 
-@login_required
 @require_GET
 def gallery(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        # The deploy button lands people here first: say what the demo shows before asking for an account.
+        return render(request, "media_tasks/landing.html")
     return _render_gallery(request, UploadForm())
 
 
@@ -37,30 +40,41 @@ def gallery(request: HttpRequest) -> HttpResponse:
 @require_POST
 @rate_limited("upload", by="user")
 def upload(request: AuthenticatedHttpRequest) -> HttpResponse:
+    # The gallery's script sends one file per request and asks for JSON; the plain form gets pages.
+    wants_json = "application/json" in request.headers.get("Accept", "")
     if not request.user.email_confirmed:
         # A throwaway address must not be enough to store files here.
+        if wants_json:
+            return JsonResponse({"errors": ["Uploads need a confirmed email address."]}, status=403)
         return _render_gallery(request, UploadForm(), status=403)
     files = request.FILES  # parsing the body runs the upload handlers
     form = UploadForm(request.POST, files, too_large=getattr(request, "upload_too_large", False))
-    if not form.is_valid():
+    image = None
+    if form.is_valid():
+        try:
+            image = services.image_create(owner=request.user, file=form.cleaned_data["file"])
+        except UnreadableImage as error:
+            form.add_error("file", str(error))
+    if image is None:
+        if wants_json:
+            errors = [str(message) for field_errors in form.errors.values() for message in field_errors]
+            return JsonResponse({"errors": errors or ["The upload failed."]}, status=400)
         return _render_gallery(request, form, status=400)
-    try:
-        image = services.image_create(owner=request.user, file=form.cleaned_data["file"])
-    except UnreadableImage as error:
-        form.add_error("file", str(error))
-        return _render_gallery(request, form, status=400)
-    messages.success(request, f"“{image}” is uploaded; its thumbnails are being made.")
+    if wants_json:
+        html = render_to_string("media_tasks/_image.html", {"image": image}, request=request)
+        return JsonResponse({"id": image.pk, "html": html}, status=201)
+    # The card beside it shows the thumbnails' progress; this message stays true once they are made.
+    messages.success(request, f"“{image}” is uploaded.")
     return redirect("gallery")
 
 
 def _render_gallery(request: HttpRequest, form: UploadForm, status: int = 200) -> HttpResponse:
     images = list(_images_of(request.user))
-    in_progress = any(image.status in (Image.Status.PENDING, Image.Status.PROCESSING) for image in images)
     context = {
         "images": images,
         "form": form,
-        "in_progress": in_progress,
         "upload_refused": status == 403,
+        "max_upload_bytes": settings.MAX_UPLOAD_BYTES,
     }
     return render(request, "media_tasks/gallery.html", context, status=status)
 
@@ -100,6 +114,18 @@ def image_retry(request: HttpRequest, image_id: int) -> HttpResponse:
     else:
         messages.error(request, f"The original of “{image}” is no longer stored; please upload it again.")
     return redirect("gallery")
+
+
+@login_required
+@require_GET
+def image_detail(request: HttpRequest, image_id: int) -> HttpResponse:
+    image = get_object_or_404(_images_of(request.user), pk=image_id)
+    thumbs = list(image.thumbnails.all())  # smallest first
+    return render(
+        request,
+        "media_tasks/image_detail.html",
+        {"image": image, "thumbs": thumbs, "largest": thumbs[-1] if thumbs else None},
+    )
 
 
 @login_required

@@ -197,6 +197,9 @@ STATIC_URL = "static/"
 # collectstatic's target, which the Heroku buildpack fills at build time.
 # https://docs.djangoproject.com/en/5.2/ref/settings/#static-root
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Files browsers ask for at the site's root (/favicon.ico), served by WhiteNoise as they are.
+# https://whitenoise.readthedocs.io/en/stable/django.html#WHITENOISE_ROOT
+WHITENOISE_ROOT = BASE_DIR / "web" / "root"
 
 MEDIA_URL = "media/"
 # Only used with MEDIA_STORAGE=filesystem (one machine, shared disk); the default is the database.

@@ -1,12 +1,14 @@
 """A real browser (Debian's headless Chromium, driven by Playwright) against real processes.
 
 gunicorn serves the site as the Procfile's web process does, a Procfile worker makes the
-thumbnails, and a real SMTP server catches the confirmation email. Screenshots of the final
-gallery (desktop and phone widths) are written to artifacts/ and their paths printed.
+thumbnails, and a real SMTP server catches the confirmation email. Every page is checked with
+axe-core (axe-playwright-python's bundled axe.min.js): no serious or critical violation. The
+README's screenshots (desktop, phone, dark) are written to docs/screenshots/ by this test.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import socket
@@ -26,7 +28,21 @@ CHROMIUM_ARGS = [
     *("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"),
     *("--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"),
 ]
-ARTIFACTS = ROOT / "artifacts"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+# Counts the upload progress events of every XMLHttpRequest, so the test knows each bar moved.
+COUNT_PROGRESS = """
+(() => {
+  window.progressEvents = {};
+  const send = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.send = function (body) {
+    const name = body instanceof FormData && body.get("file") ? body.get("file").name : "";
+    this.upload.addEventListener("progress", () => {
+      window.progressEvents[name] = (window.progressEvents[name] || 0) + 1;
+    });
+    return send.call(this, body);
+  };
+})();
+"""
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -73,72 +89,237 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_a_person_signs_up_confirms_logs_in_uploads_and_watches_thumbnails_appear(site, smtp_server, tmp_path, capsys):
+def check_accessibility(page, checked: dict[str, list]) -> None:
+    """axe-core on the page as it is now: no serious or critical violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    grave = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    checked[page.url] = [(v["id"], v["impact"]) for v in results.response["violations"]]
+    assert grave == [], f"{page.url}: {results.generate_report()}"
+
+
+def drop_files(page, selector: str, files: list[tuple[str, str, bytes]]) -> None:
+    """Drop files on an element as a person dragging them from their desktop would."""
+    payload = [{"name": name, "type": kind, "data": base64.b64encode(data).decode()} for name, kind, data in files]
+    transfer = page.evaluate_handle(
+        """files => {
+            const transfer = new DataTransfer();
+            for (const f of files) {
+                const bytes = Uint8Array.from(atob(f.data), c => c.charCodeAt(0));
+                transfer.items.add(new File([bytes], f.name, { type: f.type }));
+            }
+            return transfer;
+        }""",
+        payload,
+    )
+    page.dispatch_event(selector, "dragenter", {"dataTransfer": transfer})
+    page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
+
+
+def launch(playwright, tmp_path: Path, name: str, **options):
+    return playwright.chromium.launch_persistent_context(
+        str(tmp_path / name),  # a fresh, empty profile
+        executable_path=str(CHROMIUM),
+        args=CHROMIUM_ARGS,
+        viewport={"width": 1200, "height": 900},
+        **options,
+    )
+
+
+def log_in(page, site: str, email: str, password: str) -> None:
+    page.goto(site + "/login/")
+    page.fill("input[name=username]", email)
+    page.fill("input[name=password]", password)
+    page.click("main button[type=submit]")
+
+
+def test_a_person_signs_up_uploads_several_files_at_once_opens_and_deletes_one(site, smtp_server, tmp_path, capsys):
     from playwright.sync_api import expect, sync_playwright
 
-    jpeg = tmp_path / "holiday.jpg"
-    jpeg.write_bytes(images.encode(images.quadrants(1800, 1200), "JPEG", quality=90))
-    png = tmp_path / "diagram.png"
-    png.write_bytes(images.encode(images.quadrants(900, 900).convert("RGBA"), "PNG"))
-    fake = tmp_path / "notes.jpg"
-    fake.write_bytes(b"these are my meeting notes, not a photo")
+    holiday = images.encode(images.quadrants(1800, 1200), "JPEG", quality=90)
+    diagram = images.encode(images.quadrants(900, 900).convert("RGBA"), "PNG")
+    portrait = images.encode(images.quadrants(900, 1350), "JPEG", quality=85)
+    fake = b"these are my meeting notes, not a photo"
+    checked: dict[str, list] = {}
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),  # a fresh, empty profile
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1200, "height": 900},
-        )
+        browser = launch(playwright, tmp_path, "profile")
         page = browser.new_page()
+        page.add_init_script(COUNT_PROGRESS)
 
-        page.goto(site + "/signup/")
+        page.goto(site + "/")
+        expect(page.locator("main")).to_contain_text("Watch a worker make its thumbnails")
+        check_accessibility(page, checked)
+        favicon = page.request.get(site + "/favicon.ico")
+        assert favicon.status == 200 and favicon.headers["content-type"] in ("image/x-icon", "image/vnd.microsoft.icon")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "landing-desktop.png"), full_page=True)
+
+        page.click("main a:has-text('Sign up to try it')")
+        # The rules are on screen before anything is typed.
+        expect(page.locator("main")).to_contain_text("at least 8 characters")
+        check_accessibility(page, checked)
         page.fill("input[name=email]", "grace@example.com")
         page.fill("input[name=password]", "correct-horse-battery")
-        page.click("button[type=submit]")
+        page.click("main button[type=submit]")
         expect(page.locator("main")).to_contain_text("Check your inbox")
         expect(page.locator("nav")).to_contain_text("Log in")  # signing up does not log in
+        check_accessibility(page, checked)
 
         [message] = smtp_server.wait_for_messages(1, timeout=30)
         body = message.get_body(preferencelist=("plain",)).get_content()
         link = re.search(r"(http://\S+/confirm/\S+/)", body).group(1)
         page.goto(link)
         expect(page.locator("main")).to_contain_text("grace@example.com is confirmed")
+        check_accessibility(page, checked)
 
         page.click("main a.login")
+        check_accessibility(page, checked)
         page.fill("input[name=username]", "grace@example.com")
         page.fill("input[name=password]", "correct-horse-battery")
         page.click("main button[type=submit]")
         expect(page.locator("nav")).to_contain_text("grace@example.com")
         expect(page.locator(".banner")).to_have_count(0)
-        for upload in (jpeg, png):
-            page.set_input_files("input[type=file]", str(upload))
-            page.click("button:has-text('Upload')")
-            expect(page.locator(".messages")).to_contain_text("is uploaded")
-        # No reload from here on: the page's own script must bring the thumbnails in.
+        expect(page.locator(".empty")).to_contain_text("No images yet")
+        check_accessibility(page, checked)
+
+        # Four files dropped at once: three images and one that only pretends to be.
+        drop_files(
+            page,
+            ".dropzone",
+            [
+                ("holiday.jpg", "image/jpeg", holiday),
+                ("diagram.png", "image/png", diagram),
+                ("notes.jpg", "image/jpeg", fake),
+                ("portrait.jpg", "image/jpeg", portrait),
+            ],
+        )
+        rows = page.locator(".queue li")
+        expect(rows).to_have_count(4)
+        for name in ("holiday.jpg", "diagram.png", "portrait.jpg"):
+            expect(rows.filter(has_text=name).locator(".state")).to_have_text("Ready", timeout=60_000)
+            assert rows.filter(has_text=name).locator("progress").evaluate("bar => bar.value") == 100
+        expect(rows.filter(has_text="notes.jpg").locator(".state.failed")).to_contain_text("not an image we can read")
+        progress = page.evaluate("window.progressEvents")
+        assert all(progress.get(name, 0) >= 1 for name in ("holiday.jpg", "diagram.png", "portrait.jpg")), progress
+        # The live region said so to screen readers.
+        expect(page.locator("#announcer[aria-live=polite]")).not_to_be_empty()
         thumbnails = page.locator(".gallery li.image img")
-        expect(thumbnails).to_have_count(2, timeout=30_000)
-        expect(page.locator(".gallery .status-ready")).to_have_count(2)
-        for index in range(2):
-            assert thumbnails.nth(index).evaluate("img => img.complete && img.naturalWidth > 0")
+        expect(thumbnails).to_have_count(3)
+        expect(page.locator(".gallery .status-ready")).to_have_count(3)
+        for index in range(3):
+            assert thumbnails.nth(index).evaluate("img => img.complete && img.naturalWidth > 0 && img.alt !== ''")
+        check_accessibility(page, checked)
 
-        page.set_input_files("input[type=file]", str(fake))
-        page.click("button:has-text('Upload')")
-        expect(page.locator(".form-errors")).to_contain_text("not an image we can read")
-        expect(page.locator(".gallery li.image")).to_have_count(2)
+        # A file that is plainly not an image is caught before any byte is sent.
+        drop_files(page, ".dropzone", [("readme.txt", "text/plain", b"hello")])
+        expect(page.locator(".queue li", has_text="readme.txt").locator(".state.failed")).to_contain_text(
+            "Only JPEG, PNG, WebP and GIF"
+        )
+        assert "readme.txt" not in page.evaluate("window.progressEvents")
 
-        ARTIFACTS.mkdir(exist_ok=True)
+        # The keyboard alone: Tab to the picker, open it, choose a file, Tab to Upload, Enter.
+        small = tmp_path / "keyboard.png"
+        small.write_bytes(images.encode(images.quadrants(500, 400), "PNG"))
         page.goto(site + "/")
-        expect(thumbnails).to_have_count(2)
-        desktop = ARTIFACTS / "gallery-desktop.png"
-        page.screenshot(path=str(desktop), full_page=True)
+        page.keyboard.press("Tab")
+        for _ in range(20):
+            if page.evaluate("document.activeElement.type") == "file":
+                break
+            page.keyboard.press("Tab")
+        with page.expect_file_chooser() as chooser:
+            page.keyboard.press("Space")
+        chooser.value.set_files(str(small))
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent.trim()") == "Upload"
+        page.keyboard.press("Enter")
+        expect(page.locator(".queue li", has_text="keyboard.png").locator(".state")).to_have_text(
+            "Ready", timeout=60_000
+        )
+
+        page.goto(site + "/")
+        expect(page.locator(".gallery li.image")).to_have_count(4)
+        # Cards are as tall as their own content, not the tallest in their row.
+        heights = page.locator(".gallery li.image").evaluate_all(
+            "items => items.map(i => i.getBoundingClientRect().height)"
+        )
+        assert len(set(round(h) for h in heights)) > 1, heights
+        page.screenshot(path=str(SCREENSHOTS / "gallery-desktop.png"), full_page=True)
+
+        # The image page: the largest thumbnail, its dimensions, status and attempts.
+        page.click(".gallery a.name:has-text('holiday.jpg')")
+        expect(page.locator("main h2")).to_have_text("holiday.jpg")
+        shown = page.locator(".image-page figure img")
+        expect(shown).to_have_attribute("width", "1600")
+        assert shown.evaluate("img => img.complete && img.naturalWidth === 1600")
+        facts = page.locator(".facts")
+        expect(facts).to_contain_text("1800 × 1200 px")
+        expect(facts).to_contain_text("Ready")
+        expect(facts).to_contain_text("Attempts")
+        check_accessibility(page, checked)
+
+        # Delete, after a confirmation.
+        page.click("main a:has-text('Delete')")
+        expect(page.locator("main h2")).to_have_text("Delete “holiday.jpg”?")
+        check_accessibility(page, checked)
+        page.click("main button:has-text('Delete')")
+        expect(page.locator(".messages")).to_contain_text("“holiday.jpg” is deleted.")
+        expect(page.locator(".gallery li.image")).to_have_count(3)
+        expect(page.locator(".gallery")).not_to_contain_text("holiday.jpg")
+        check_accessibility(page, checked)
+        page.click(".messages .dismiss")
+        expect(page.locator(".messages")).to_have_count(0)
+
         page.set_viewport_size({"width": 390, "height": 844})  # a phone
         page.reload()
-        expect(thumbnails).to_have_count(2)
-        mobile = ARTIFACTS / "gallery-phone.png"
-        page.screenshot(path=str(mobile), full_page=True)
+        expect(page.locator(".gallery li.image img")).to_have_count(3)
+        page.screenshot(path=str(SCREENSHOTS / "gallery-phone.png"), full_page=True)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
         browser.close()
 
+        dark = launch(playwright, tmp_path, "dark-profile", color_scheme="dark")
+        page = dark.new_page()
+        log_in(page, site, "grace@example.com", "correct-horse-battery")
+        expect(page.locator(".gallery li.image img")).to_have_count(3)
+        assert page.evaluate("getComputedStyle(document.body).backgroundColor") != "rgb(246, 247, 251)"
+        check_accessibility(page, checked)
+        page.screenshot(path=str(SCREENSHOTS / "gallery-dark.png"), full_page=True)
+        page.click("nav button:has-text('Log out')")
+        for path in ("/login/", "/password/reset/", "/signup/"):
+            page.goto(site + path)
+            check_accessibility(page, checked)
+        page.screenshot(path=str(SCREENSHOTS / "signup-dark.png"), full_page=True)
+        dark.close()
+
     with capsys.disabled():
-        print(f"\nbrowser screenshots: {desktop} {mobile}")
+        print(f"\naxe-core, no serious or critical violation on {len(checked)} pages; all findings: {checked}")
+        print(f"browser screenshots in {SCREENSHOTS}")
+
+
+def test_without_javascript_the_plain_form_uploads_and_reload_shows_the_thumbnails(site, tmp_path, django_user_model):
+    from django.utils import timezone
+    from playwright.sync_api import expect, sync_playwright
+
+    django_user_model.objects.create_user(
+        email="ada@example.com", password="a-long-passphrase-42", email_confirmed_at=timezone.now()
+    )
+    jpeg = tmp_path / "plain.jpg"
+    jpeg.write_bytes(images.encode(images.quadrants(1200, 800), "JPEG", quality=90))
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright, tmp_path, "profile", java_script_enabled=False)
+        page = browser.new_page()
+        log_in(page, site, "ada@example.com", "a-long-passphrase-42")
+        expect(page.locator(".dismiss")).to_be_hidden()  # a button that could do nothing is not shown
+        page.set_input_files("input[type=file]", str(jpeg))
+        page.click("button:has-text('Upload')")
+        expect(page.locator(".messages")).to_contain_text("“plain.jpg” is uploaded.")
+        expect(page.locator(".gallery li.image")).to_have_count(1)
+        for _ in range(60):
+            if page.locator(".gallery .status-ready").count():
+                break
+            page.wait_for_timeout(1000)
+            page.reload()
+        expect(page.locator(".gallery li.image img")).to_have_count(1)
+        browser.close()

@@ -50,9 +50,12 @@ def test_updates_refuse_ids_that_are_not_numbers(signed_in_client):
     assert signed_in_client.get(reverse("image_updates"), {"ids": "1,drop table"}).status_code == 400
 
 
-def test_gallery_polls_only_while_something_is_in_progress(signed_in_client, user):
+def test_gallery_marks_the_images_its_script_follows_until_they_are_final(signed_in_client, user):
+    # The script also uploads, so it is always there; it asks for updates only while a card is
+    # pending or processing (the browser test watches it stop).
     page = signed_in_client.get(reverse("gallery")).content.decode()
-    assert "gallery.js" not in page  # nothing to watch
+    assert "gallery.js" in page
+    assert 'data-status="pending"' not in page
 
     Image.objects.create(owner=user, token="p" * 32, original="originals/x", original_name="wait.jpg")
     page = signed_in_client.get(reverse("gallery")).content.decode()

@@ -102,11 +102,20 @@ def test_gallery_shows_a_failed_image_with_its_reason(signed_in_client, user):
     assert "Broken data." in page
 
 
-def test_pages_need_a_signed_in_user(client):
-    response = client.get(reverse("gallery"))
+def test_a_visitor_sees_what_the_demo_shows_and_the_way_in(client):
+    page = client.get(reverse("gallery")).content.decode()
 
-    assert response.status_code == 302
-    assert response["Location"].startswith(reverse("login"))
+    assert "Watch a worker make its thumbnails" in page
+    assert f'href="{reverse("signup")}"' in page and f'href="{reverse("login")}"' in page
+    assert 'action="/upload/"' not in page
+
+
+def test_the_other_pages_need_a_signed_in_user(client):
+    for url in (reverse("image_detail", args=[1]), reverse("image_delete_confirm", args=[1])):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+    assert client.post(reverse("upload")).status_code == 302
 
 
 def test_upload_refuses_get(signed_in_client):
