@@ -212,6 +212,8 @@ def test_a_person_signs_up_uploads_several_files_at_once_opens_and_deletes_one(s
             assert thumbnails.nth(index).evaluate("img => img.complete && img.naturalWidth > 0 && img.alt !== ''")
         check_accessibility(page, checked)
 
+        page.screenshot(path=str(SCREENSHOTS / "upload-desktop.png"), full_page=True)
+
         # A file that is plainly not an image is caught before any byte is sent.
         drop_files(page, ".dropzone", [("readme.txt", "text/plain", b"hello")])
         expect(page.locator(".queue li", has_text="readme.txt").locator(".state.failed")).to_contain_text(
@@ -286,10 +288,28 @@ def test_a_person_signs_up_uploads_several_files_at_once_opens_and_deletes_one(s
         check_accessibility(page, checked)
         page.screenshot(path=str(SCREENSHOTS / "gallery-dark.png"), full_page=True)
         page.click("nav button:has-text('Log out')")
-        for path in ("/login/", "/password/reset/", "/signup/"):
+        for path in ("/login/", "/signup/"):
             page.goto(site + path)
             check_accessibility(page, checked)
         page.screenshot(path=str(SCREENSHOTS / "signup-dark.png"), full_page=True)
+
+        # The password pages, with the rules shown before a new one is typed.
+        page.goto(site + "/password/reset/")
+        check_accessibility(page, checked)
+        page.fill("input[name=email]", "grace@example.com")
+        page.click("main button[type=submit]")
+        expect(page.locator("main")).to_contain_text("Check your inbox")
+        check_accessibility(page, checked)
+        reset = smtp_server.wait_for_messages(2, timeout=30)[-1]
+        body = reset.get_body(preferencelist=("plain",)).get_content()
+        page.goto(re.search(r"(http://\S+/password/reset/\S+/)", body).group(1))
+        expect(page.locator("main")).to_contain_text("at least 8 characters")
+        check_accessibility(page, checked)
+        page.fill("input[name=new_password1]", "another-horse-battery")
+        page.fill("input[name=new_password2]", "another-horse-battery")
+        page.click("main button[type=submit]")
+        expect(page.locator("main")).to_contain_text("Your password is changed")
+        check_accessibility(page, checked)
         dark.close()
 
     with capsys.disabled():
