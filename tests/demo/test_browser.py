@@ -220,6 +220,18 @@ def test_a_person_signs_up_uploads_several_files_at_once_opens_and_deletes_one(s
             "Only JPEG, PNG, WebP and GIF"
         )
         assert "readme.txt" not in page.evaluate("window.progressEvents")
+        # So is one over the size limit (the limit is in the form; the bytes are made in the page).
+        huge = page.evaluate_handle(
+            """max => {
+                const transfer = new DataTransfer();
+                transfer.items.add(new File([new Uint8Array(max + 1)], "huge.jpg", { type: "image/jpeg" }));
+                return transfer;
+            }""",
+            int(page.get_attribute("form.upload", "data-max-bytes")),
+        )
+        page.dispatch_event(".dropzone", "drop", {"dataTransfer": huge})
+        expect(page.locator(".queue li", has_text="huge.jpg").locator(".state.failed")).to_contain_text("MB limit")
+        assert "huge.jpg" not in page.evaluate("window.progressEvents")
 
         # The keyboard alone: Tab to the picker, open it, choose a file, Tab to Upload, Enter.
         small = tmp_path / "keyboard.png"
