@@ -11,10 +11,11 @@ from the same bytes in memory, in turn, round after round:
   default thread pool (one thread per CPU) and its operation cache off (a cache hit on the
   same bytes would be free and flatter it).
 
-Every pipeline writes the same formats with the same settings: JPEG at quality 85 with
-optimised Huffman tables and progressive scans, or PNG at zlib level 6 where there is
-transparency (media_tasks.thumbnails.JPEG_QUALITY and PNG_COMPRESS_LEVEL), with no metadata.
-So the comparison is of decoding and resizing, not of encoders.
+Every pipeline writes the worker's format with the same settings: lossy WebP at
+media_tasks.thumbnails.WEBP_QUALITY and WEBP_METHOD (libvips's Q and effort), with the alpha
+channel lossless where there is one, and no metadata. So the comparison is of decoding and
+resizing, not of encoders. (Before issue 15 it was JPEG quality 85 and PNG zlib level 6, the
+formats the worker wrote then; bench/thumbnail_formats.py compares the formats themselves.)
 Output quality is checked too: PSNR of every thumbnail against a reference made from the full
 decode by one Lanczos resize, so that a faster pipeline cannot win by being blurrier.
 
@@ -80,7 +81,7 @@ def ours(data: bytes, sizes: tuple[int, ...]) -> list[Output]:
 
 
 def naive_pillow(data: bytes, sizes: tuple[int, ...]) -> list[Output]:
-    from media_tasks.thumbnails import JPEG_QUALITY, PNG_COMPRESS_LEVEL
+    from media_tasks.thumbnails import WEBP_METHOD, WEBP_QUALITY
 
     outputs = []
     for size in sizes:
@@ -88,10 +89,9 @@ def naive_pillow(data: bytes, sizes: tuple[int, ...]) -> list[Output]:
             frame = ImageOps.exif_transpose(im)
             frame.thumbnail((size, size))
             buffer = io.BytesIO()
-            if frame.mode == "RGBA":
-                frame.save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL)
-            else:
-                frame.convert("RGB").save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
+            if frame.mode not in ("RGB", "RGBA"):
+                frame = frame.convert("RGBA" if frame.has_transparency_data else "RGB")
+            frame.save(buffer, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD, alpha_quality=100)
             outputs.append(Output(size, frame.width, frame.height, buffer.getvalue()))
     return outputs
 
@@ -99,16 +99,13 @@ def naive_pillow(data: bytes, sizes: tuple[int, ...]) -> list[Output]:
 def libvips(data: bytes, sizes: tuple[int, ...]) -> list[Output]:
     import pyvips
 
-    from media_tasks.thumbnails import JPEG_QUALITY, PNG_COMPRESS_LEVEL
+    from media_tasks.thumbnails import WEBP_METHOD, WEBP_QUALITY
 
     outputs = []
     for size in sizes:
         # Fits the longest edge to `size`, applies EXIF orientation, shrinks on load.
         im = pyvips.Image.thumbnail_buffer(data, size, height=size, size="down")
-        if im.hasalpha():
-            content = im.pngsave_buffer(compression=PNG_COMPRESS_LEVEL, keep="none")
-        else:
-            content = im.jpegsave_buffer(Q=JPEG_QUALITY, optimize_coding=True, interlace=True, keep="none")
+        content = im.webpsave_buffer(Q=WEBP_QUALITY, effort=WEBP_METHOD, alpha_q=100, keep="none")
         outputs.append(Output(size, im.width, im.height, content))
     return outputs
 
@@ -203,7 +200,7 @@ def measure_image(image: TestImage, data: bytes, sizes: tuple[int, ...], pipelin
             "runs_ms": [rounded(t * 1000, 1) for t in timings[name].wall],
             "output_bytes": {o.size: len(o.content) for o in outputs},
             "psnr_db": {o.size: rounded(psnr(o, reference), 2) for o in outputs},
-            "formats": sorted({"PNG" if o.content.startswith(b"\x89PNG") else "JPEG" for o in outputs}),
+            "formats": sorted({"WEBP" if o.content[8:12] == b"WEBP" else "other" for o in outputs}),
         }
     ours_ms = result["pipelines"]["ours"]["median_ms"]
     for name in pipelines:
@@ -223,7 +220,7 @@ def print_image(image: TestImage, measured: dict) -> None:
 
 def main() -> int:
     sizes = configure_django_settings()
-    from media_tasks.thumbnails import JPEG_QUALITY, PNG_COMPRESS_LEVEL
+    from media_tasks.thumbnails import WEBP_METHOD, WEBP_QUALITY
 
     pipelines: dict[str, Pipeline] = {"ours": ours, "naive_pillow": naive_pillow}
     unavailable = pyvips_available()
@@ -243,10 +240,10 @@ def main() -> int:
     result.details.update(
         {
             "sizes": list(sizes),
-            "jpeg_quality": JPEG_QUALITY,
-            "png_compress_level": PNG_COMPRESS_LEVEL,
-            "encoder_settings": f"JPEG quality {JPEG_QUALITY}, optimized Huffman tables, progressive; "
-            f"PNG zlib level {PNG_COMPRESS_LEVEL} where there is alpha; no metadata",
+            "webp_quality": WEBP_QUALITY,
+            "webp_method": WEBP_METHOD,
+            "encoder_settings": f"WebP quality {WEBP_QUALITY}, method (effort) {WEBP_METHOD}, lossless alpha; "
+            "no metadata",
             "libvips_unavailable": unavailable,
             "images": {},
             "refused": {},

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -77,7 +76,10 @@ def image_make_thumbnails(*, image: Image) -> Image:
         for thumb in rendered:
             name = f"thumbnails/{image.owner_id}/{image.token}-{thumb.size}.{thumb.extension}"
             stored = Thumbnail(image=image, size=thumb.size, width=thumb.width, height=thumb.height)
-            stored.file.save(name, ContentFile(thumb.content), save=False)
+            # S3 stores the type the bucket will serve; Python 3.11's own table has no .webp, so it is
+            # given rather than guessed from the name.
+            content = SimpleUploadedFile(name, thumb.content, thumbnails.CONTENT_TYPES[thumb.extension])
+            stored.file.save(name, content, save=False)
             written.append(stored.file.name)
             stored.save()
         discarded = [name for name in old_files if name]

@@ -23,7 +23,7 @@ from web.upload_handlers import accepts_files
 if TYPE_CHECKING:
     from accounts.http import AuthenticatedHttpRequest
 
-SERVED_CONTENT_TYPES = {".jpg": "image/jpeg", ".png": "image/png"}
+SERVED_CONTENT_TYPES = {".webp": "image/webp", ".jpg": "image/jpeg", ".png": "image/png"}
 MAX_ID = 2**63 - 1  # the largest primary key a bigint column holds
 
 

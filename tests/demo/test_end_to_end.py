@@ -36,8 +36,9 @@ def test_uploaded_image_gets_thumbnails_from_a_separate_worker(signed_in_client,
     thumbnail_url = re.search(r'<img src="([^"]+)"', page).group(1)
     response = signed_in_client.get(thumbnail_url)
     assert response.status_code == 200
-    assert response["Content-Type"] == "image/jpeg"
-    assert b"".join(response.streaming_content)[:3] == b"\xff\xd8\xff"
+    assert response["Content-Type"] == "image/webp"
+    content = b"".join(response.streaming_content)
+    assert content[:4] == b"RIFF" and content[8:12] == b"WEBP"
 
 
 def test_signup_email_arrives_by_smtp_its_link_confirms_and_then_grace_logs_in_and_uploads(

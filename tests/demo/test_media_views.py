@@ -13,13 +13,18 @@ from media_tasks.models import Image
 pytestmark = pytest.mark.django_db
 
 
-def test_thumbnails_are_served_as_images_that_browsers_will_not_sniff(signed_in_client, user):
-    name = default_storage.save(f"thumbnails/{user.pk}/{'d' * 32}-400.jpg", ContentFile(b"\xff\xd8\xffjpeg"))
+@pytest.mark.parametrize(
+    ("extension", "content_type"),
+    # WebP since issue 15; JPEG and PNG thumbnails made before it keep their names and are still served.
+    [("webp", "image/webp"), ("jpg", "image/jpeg"), ("png", "image/png")],
+)
+def test_thumbnails_are_served_as_images_that_browsers_will_not_sniff(signed_in_client, user, extension, content_type):
+    name = default_storage.save(f"thumbnails/{user.pk}/{'d' * 32}-400.{extension}", ContentFile(b"\xff\xd8\xffjpeg"))
 
     response = signed_in_client.get(default_storage.url(name))
 
     assert response.status_code == 200
-    assert response["Content-Type"] == "image/jpeg"
+    assert response["Content-Type"] == content_type
     assert response["X-Content-Type-Options"] == "nosniff"
     assert "max-age" in response["Cache-Control"]
     assert "private" in response["Cache-Control"]

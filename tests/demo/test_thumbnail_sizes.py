@@ -63,8 +63,8 @@ def test_a_500_px_upload_is_stored_as_two_thumbnails_and_its_srcset_names_each_w
     stored = sorted((t.size, t.width, t.height) for t in image.thumbnails.all())
     assert stored == [(400, 400, 240), (500, 500, 300)]
     assert sorted(name.rsplit("-", 1)[1] for name in image.thumbnails.values_list("file", flat=True)) == [
-        "400.jpg",
-        "500.jpg",
+        "400.webp",
+        "500.webp",
     ]
     page = signed_in_client.get(reverse("gallery")).content.decode()
     assert srcset_widths(page) == [400, 500]
