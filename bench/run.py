@@ -47,6 +47,7 @@ from bench.images import IMAGE_DIR_VARIABLE
 BENCHMARKS = (
     "upload_latency",
     "thumbnail_pipeline",
+    "thumbnail_formats",
     "thumbnail_memory",
     "throughput",
     "pickup_latency",
