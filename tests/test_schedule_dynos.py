@@ -119,7 +119,11 @@ def assert_each_slot_queued_and_run_exactly_once(redis: ThrowawayRedis, fired: l
     wait_until(lambda: len(runs(redis)) >= len(expected), 30, "every queued slot's job to run", every=0.5)
     ran = runs(redis)
     assert {job_id: n for job_id, n in ran.items() if n > 1} == {}
-    assert set(ran) == {f"schedule-test_tick-{slot}" for slot in expected}
+    assert all(job_id.startswith("schedule-test_tick-") for job_id in ran), ran
+    ran_slots = {int(job_id.removeprefix("schedule-test_tick-")) for job_id in ran}
+    assert ran_slots >= set(expected), sorted(set(expected) - ran_slots)
+    # The dynos still run while this waits: a slot queued after `fired` was read may have run too.
+    assert all(slot > expected[-1] for slot in ran_slots - set(expected)), sorted(ran_slots - set(expected))
 
 
 def test_three_worker_dynos_under_kills_and_pauses_queue_every_slot_exactly_once(dyno_env, own_redis):
