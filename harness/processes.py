@@ -4,6 +4,7 @@ tree the fault tests, the deploy simulation (tests/support/heroku.py) and bench/
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shlex
 import signal
@@ -84,15 +85,35 @@ class ProcessTree:
         except psutil.NoSuchProcess:
             return []
 
+    def session(self) -> list[psutil.Process]:
+        """Every process still in the dyno's session, its parent gone or not.
+
+        A worker the pool forked just before its parent was killed lives on with PID 1 as its
+        parent, where parentage no longer finds it; it keeps the session it was born in.
+        """
+        members = []
+        for process in psutil.process_iter():
+            with contextlib.suppress(OSError, psutil.Error):
+                if os.getsid(process.pid) == self.popen.pid:
+                    members.append(process)
+        return members
+
     def signal_dyno(self, signum: int) -> None:
         """Signal every process of the dyno, as Heroku does at a restart or a crash.
 
         rq's work horse calls setsid(), so it is not in the worker's process group: find it
-        (and any other descendant) by parentage instead.
+        (and any other descendant) by parentage, and the rest by session. A process forked while
+        the signals go out is caught by the next pass.
         """
-        for process in self.processes():
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.send_signal(signum)
+        signalled: set[int] = set()
+        for _ in range(3):
+            found = [process for process in [*self.processes(), *self.session()] if process.pid not in signalled]
+            if not found:
+                return
+            for process in found:
+                signalled.add(process.pid)
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    process.send_signal(signum)
 
     def poll(self) -> int | None:
         return self.popen.poll()
@@ -111,6 +132,10 @@ class ProcessTree:
             except subprocess.TimeoutExpired:
                 self.signal_dyno(signal.SIGKILL)
                 self.popen.wait()
+        # Nothing of the dyno outlives it: a process orphaned by an earlier SIGKILL included.
+        for process in self.session():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
         # Only this side's handle: the log stays readable, and anything left running keeps its own.
         self._log.close()
         return self.popen.returncode
