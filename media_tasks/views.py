@@ -68,6 +68,38 @@ def upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     return redirect("gallery")
 
 
+@login_required
+@require_POST
+@rate_limited("upload", by="user")
+def upload_presign(request: AuthenticatedHttpRequest) -> JsonResponse:
+    """A presigned POST the gallery's script sends one file with straight to the bucket."""
+    storage = services.direct_upload_storage()
+    if storage is None:
+        raise Http404  # no bucket: uploads go through the site (the upload view)
+    if not request.user.email_confirmed:
+        return JsonResponse({"errors": ["Uploads need a confirmed email address."]}, status=403)
+    presigned = services.upload_presign(owner=request.user, storage=storage, filename=request.POST.get("name", ""))
+    return JsonResponse({"url": presigned.url, "fields": presigned.fields, "key": presigned.key})
+
+
+@login_required
+@require_POST
+def upload_complete(request: AuthenticatedHttpRequest) -> JsonResponse:
+    """The browser's file is in the bucket: record it and queue its checks. No file bytes come here."""
+    storage = services.direct_upload_storage()
+    if storage is None:
+        raise Http404
+    if not request.user.email_confirmed:
+        return JsonResponse({"errors": ["Uploads need a confirmed email address."]}, status=403)
+    key = request.POST.get("key", "")
+    try:
+        image = services.upload_complete(owner=request.user, storage=storage, key=key)
+    except services.DirectUploadRefused as error:
+        return JsonResponse({"errors": [str(error)]}, status=400)
+    html = render_to_string("media_tasks/_image.html", {"image": image}, request=request)
+    return JsonResponse({"id": image.pk, "html": html}, status=201)
+
+
 def _render_gallery(request: HttpRequest, form: UploadForm, status: int = 200) -> HttpResponse:
     images = list(_images_of(request.user))
     context = {
@@ -75,6 +107,8 @@ def _render_gallery(request: HttpRequest, form: UploadForm, status: int = 200) -
         "form": form,
         "upload_refused": status == 403,
         "max_upload_bytes": settings.MAX_UPLOAD_BYTES,
+        # The gallery's script sends files straight to the bucket when there is one.
+        "direct_upload": services.direct_upload_storage() is not None,
     }
     return render(request, "media_tasks/gallery.html", context, status=status)
 
