@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import secrets
@@ -54,10 +55,22 @@ def image_make_thumbnails(*, image: Image) -> Image:
     if token is None:
         logger.info("image %s is %s or being processed elsewhere; nothing to do", image.pk, image.status)
         return image
+    direct = (image.original.name or "").startswith(DIRECT_UPLOAD_PREFIX)
     try:
-        with image.original.open("rb") as source:
-            rendered = thumbnails.render_thumbnails(source, settings.THUMBNAIL_SIZES)
+        with image.original.open("rb") as stored:
+            source = io.BytesIO(stored.read())
+        if direct:
+            # No request ever saw these bytes: the worker makes the request's checks, with the same
+            # words, before a single pixel is decoded.
+            info = thumbnails.inspect_image(source, largest=max(settings.THUMBNAIL_SIZES))
+            Image.objects.filter(pk=image.pk).update(width=info.width, height=info.height)
+        rendered = thumbnails.render_thumbnails(source, settings.THUMBNAIL_SIZES)
     except thumbnails.UnreadableImage as error:
+        if direct:
+            # Nothing of an object that failed the checks is kept, so nothing of it can be served.
+            with transaction.atomic():
+                _delete_files_after_commit([image.original.name])
+                return _image_failed(image, token, str(error), original="")
         return _image_failed(image, token, str(error))
     except (FileNotFoundError, ValueError):
         # ValueError: the FileField is empty because the original was already discarded.

@@ -6,6 +6,7 @@ site only ever sees the presign and complete requests, which carry no file bytes
 
 from __future__ import annotations
 
+import html
 import io
 import json
 
@@ -13,7 +14,7 @@ import pytest
 import requests
 from django.urls import reverse
 
-from media_tasks import jobs
+from media_tasks import jobs, thumbnails
 from media_tasks.models import Image
 from tests.support import images
 from tests.test_s3_storage import BUCKET, object_exists, object_keys
@@ -84,6 +85,7 @@ def test_a_jpeg_goes_to_the_bucket_and_completing_it_queues_an_image_that_become
         jobs.make_thumbnails(image.id)
     image.refresh_from_db()
     assert image.status == Image.Status.READY, image.failure_reason
+    assert (image.width, image.height) == (1200, 900)
     assert image.thumbnails.count() == 3
     # The original is discarded as after any upload (KEEP_ORIGINAL_UPLOADS is off).
     assert not object_exists(s3_client, key)
@@ -148,3 +150,50 @@ def test_a_key_never_uploaded_or_already_recorded_is_refused(signed_in_client, u
 @pytest.mark.django_db
 def test_an_unconfirmed_person_gets_no_presigned_post(client, unconfirmed, s3_media):
     assert client.post(reverse("upload_presign"), {"name": "a.jpg"}).status_code == 403
+
+
+def _jpeg_with_script() -> bytes:
+    # A polyglot: a real JPEG whose comment segment a browser would run as a page.
+    return images.jpeg_with_segment(images.jpeg_bytes(300, 200), 0xFE, b"<script>alert(document.cookie)</script>")
+
+
+HOSTILE = [
+    pytest.param("notes.jpg", lambda: b"just some text, named like a photo\n" * 20, id="text-named-jpg"),
+    pytest.param("polyglot.jpg", _jpeg_with_script, id="polyglot"),
+    pytest.param("cut.jpg", lambda: images.jpeg_bytes(1200, 900)[:-4000], id="truncated-jpeg"),
+    pytest.param("bomb.png", lambda: images.png_bomb(9000, 8000), id="pixel-bomb-png"),
+    pytest.param("budget.png", lambda: images.large_png(7000, 8430), id="over-the-decode-budget"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "make"), HOSTILE)
+def test_a_hostile_file_uploaded_directly_ends_failed_with_the_requests_words_and_nothing_served(
+    signed_in_client, user, s3_media, s3_client, django_capture_on_commit_callbacks, name, make
+):
+    data = make()
+    # The words the upload through the site would have answered with for the same bytes.
+    with pytest.raises(thumbnails.UnreadableImage) as refused_in_the_request:
+        thumbnails.inspect_image(io.BytesIO(data))
+    key = upload_directly(signed_in_client, data, name)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert complete(signed_in_client, key).status_code == 201
+    image = Image.objects.get(owner=user)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.make_thumbnails(image.id)
+
+    image.refresh_from_db()
+    assert image.status == Image.Status.FAILED
+    assert image.failure_reason == str(refused_in_the_request.value)
+    assert not image.thumbnails.exists()
+    # The unchecked object is gone from the bucket and the row no longer names it.
+    assert object_keys(s3_client) == []
+    assert image.original.name == ""
+    assert signed_in_client.get(reverse("media", args=[key])).status_code == 404
+    page = signed_in_client.get(reverse("gallery")).content.decode()
+    # No bucket URL of any kind, and the card says why.
+    assert key not in page
+    assert "X-Amz-Signature" not in page
+    assert "Signature=" not in page
+    assert html.escape(image.failure_reason) in page
