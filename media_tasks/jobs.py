@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+
+from django.conf import settings
 
 from background.jobs import logged
 from media_tasks import services
@@ -23,3 +26,13 @@ def make_thumbnails(image_id: int) -> None:
         # Its owner deleted it mid-run (the service re-reads the row after the claim and after
         # writing): whatever the run stored went with the delete, so there is nothing to retry.
         logger.info("image %s was deleted while its thumbnails were made", image_id)
+
+
+@logged
+def delete_orphan_uploads() -> int:
+    """Delete objects uploaded straight to the bucket but never recorded (media_tasks/schedule.py)."""
+    storage = services.direct_upload_storage()
+    if storage is None:
+        return 0  # no bucket, no direct uploads
+    older_than = timedelta(hours=settings.DIRECT_UPLOAD_GRACE_HOURS)
+    return len(services.upload_delete_orphans(storage=storage, older_than=older_than))

@@ -386,6 +386,10 @@ THUMBNAIL_SIZES = (1600, 800, 400)
 # Originals are deleted once their thumbnails exist, so the database (1 GB on Heroku Postgres
 # essential-0) holds only thumbnails; set to keep them, e.g. to re-make thumbnails later.
 KEEP_ORIGINAL_UPLOADS = env_bool("KEEP_ORIGINAL_UPLOADS", False)
+# Hours a file the browser put straight in the bucket may wait to be recorded before the hourly
+# clean-up deletes it: a closed tab must not leave unchecked objects behind for ever, and a slow
+# upload finishing on a phone must not lose its file.
+DIRECT_UPLOAD_GRACE_HOURS = int(os.environ.get("DIRECT_UPLOAD_GRACE_HOURS", "24"))
 # Uploads larger than this are refused before anything is stored.
 MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
 # The most a whole request body may be: one upload plus its form fields and multipart framing.

@@ -9,12 +9,14 @@ from __future__ import annotations
 import html
 import io
 import json
+from datetime import timedelta
 
 import pytest
 import requests
 from django.urls import reverse
+from django.utils import timezone
 
-from media_tasks import jobs, thumbnails
+from media_tasks import jobs, services, thumbnails
 from media_tasks.models import Image
 from tests.support import images
 from tests.test_s3_storage import BUCKET, object_exists, object_keys
@@ -197,3 +199,34 @@ def test_a_hostile_file_uploaded_directly_ends_failed_with_the_requests_words_an
     assert "X-Amz-Signature" not in page
     assert "Signature=" not in page
     assert html.escape(image.failure_reason) in page
+
+
+@pytest.mark.django_db
+def test_the_clean_up_deletes_only_an_old_object_no_image_names(
+    signed_in_client, user, s3_media, s3_client, settings, monkeypatch
+):
+    recorded = upload_directly(signed_in_client, images.jpeg_bytes(100, 100))
+    assert complete(signed_in_client, recorded).status_code == 201
+    orphan = upload_directly(signed_in_client, images.jpeg_bytes(100, 100), "closed-tab.jpg")
+    thumbnail = f"thumbnails/{user.pk}/abc-400.webp"
+    s3_client.put_object(Bucket=BUCKET, Key=thumbnail, Body=b"RIFF")
+    settings.DIRECT_UPLOAD_GRACE_HOURS = 24
+
+    # Within the grace period nothing goes: the tab may still complete it.
+    assert jobs.delete_orphan_uploads() == 0
+    # A day and a minute later (moto stamps objects with the real time, so the clock moves instead).
+    later = timezone.now() + timedelta(hours=24, minutes=1)
+    monkeypatch.setattr(services.timezone, "now", lambda: later)
+
+    assert jobs.delete_orphan_uploads() == 1
+
+    assert object_keys(s3_client) == sorted([recorded, thumbnail])
+    assert not object_exists(s3_client, orphan)
+
+
+def test_the_clean_up_is_on_the_schedule_and_does_nothing_without_a_bucket(db):
+    from background import schedule
+
+    entry = next(entry for entry in schedule.entries() if entry.name == "delete_orphan_uploads")
+    assert (entry.queue_name, entry.cron) == ("low", "41 * * * *")
+    assert jobs.delete_orphan_uploads() == 0
