@@ -261,6 +261,24 @@ def upload_presign(*, owner: User, storage: S3Storage, filename: str) -> Presign
     return PresignedPost(url=presigned["url"], fields=dict(presigned["fields"]), key=key)
 
 
+def bucket_cors_set(*, storage: S3Storage, origins: list[str]) -> dict[str, Any]:
+    """Let these origins' pages POST files to the bucket (the browser asks first: CORS).
+
+    Replaces the bucket's CORS rules with this one: POST only (the presigned form), from these
+    origins only; GETs of signed thumbnail URLs are <img> loads, which need no CORS.
+    """
+    rule = {
+        "AllowedOrigins": origins,
+        "AllowedMethods": ["POST"],
+        "AllowedHeaders": ["*"],
+        "ExposeHeaders": ["ETag", "Location"],
+        "MaxAgeSeconds": 3600,
+    }
+    client = storage.connection.meta.client
+    client.put_bucket_cors(Bucket=storage.bucket_name, CORSConfiguration={"CORSRules": [rule]})
+    return rule
+
+
 def upload_complete(*, owner: User, storage: S3Storage, key: str) -> Image:
     """Record an object the browser put in the bucket and queue its checks and thumbnails.
 

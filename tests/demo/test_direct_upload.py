@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 import requests
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -230,3 +231,19 @@ def test_the_clean_up_is_on_the_schedule_and_does_nothing_without_a_bucket(db):
     entry = next(entry for entry in schedule.entries() if entry.name == "delete_orphan_uploads")
     assert (entry.queue_name, entry.cron) == ("low", "41 * * * *")
     assert jobs.delete_orphan_uploads() == 0
+
+
+@pytest.mark.django_db
+def test_the_cors_command_lets_the_sites_origin_post_to_the_bucket(s3_media, s3_client, capsys):
+    call_command("s3_cors", "--origin", "https://photos.herokuapp.com/")
+
+    [rule] = s3_client.get_bucket_cors(Bucket=BUCKET)["CORSRules"]
+    assert (rule["AllowedOrigins"], rule["AllowedMethods"]) == (["https://photos.herokuapp.com"], ["POST"])
+    assert "accepts upload POSTs from https://photos.herokuapp.com" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="not an origin"):
+        call_command("s3_cors", "--origin", "photos.herokuapp.com/path")
+
+
+def test_the_cors_command_needs_a_bucket():
+    with pytest.raises(CommandError, match="No bucket"):
+        call_command("s3_cors", "--origin", "https://photos.herokuapp.com")

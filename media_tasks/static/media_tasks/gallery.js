@@ -145,41 +145,104 @@
     return card;
   }
 
-  function sendOne(file, row, done) {
-    var xhr = new XMLHttpRequest();
+  function recorded(xhr, file, row) {
+    // The site's answer to an upload (through it, or the record of one sent to the bucket).
     var bar = row.querySelector("progress");
-    var state = row.querySelector(".state");
+    if (xhr.status === 201) {
+      var data = JSON.parse(xhr.responseText);
+      bar.value = 100;
+      rows[data.id] = row;
+      var card = addCard(data.html);
+      showInQueue(String(data.id), card);
+      announce(file.name + " is uploaded: " + statusText(card));
+      followStatuses(true);
+    } else {
+      failRow(row, file, errorsOf(xhr));
+    }
+  }
+
+  function toSite(url, fields) {
+    var xhr = new XMLHttpRequest();
     var body = new FormData();
     body.append("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
-    body.append("file", file);
-    xhr.open("POST", form.getAttribute("action"));
+    Object.keys(fields).forEach(function (name) { body.append(name, fields[name]); });
+    xhr.open("POST", url);
     xhr.setRequestHeader("Accept", "application/json");
+    return { xhr: xhr, body: body };
+  }
+
+  function showProgress(xhr, row) {
+    var bar = row.querySelector("progress");
+    var state = row.querySelector(".state");
     xhr.upload.addEventListener("progress", function (event) {
       if (!event.lengthComputable) return;
       var percent = Math.round(event.loaded / event.total * 100);
       bar.value = percent;
       state.textContent = "Uploading " + percent + "%";
     });
-    xhr.addEventListener("load", function () {
-      if (xhr.status === 201) {
-        var data = JSON.parse(xhr.responseText);
-        bar.value = 100;
-        rows[data.id] = row;
-        var card = addCard(data.html);
-        showInQueue(String(data.id), card);
-        announce(file.name + " is uploaded: " + statusText(card));
-        followStatuses(true);
-      } else {
-        failRow(row, file, errorsOf(xhr));
-      }
-      done();
-    });
-    xhr.addEventListener("error", function () {
+    state.textContent = "Uploading 0%";
+  }
+
+  function unreachable(row, file, done) {
+    return function () {
       failRow(row, file, "The upload did not reach the server; check the connection and try again.");
       done();
+    };
+  }
+
+  function sendOne(file, row, done) {
+    if (form.hasAttribute("data-direct-upload")) {
+      sendToBucket(file, row, done);
+      return;
+    }
+    var request = toSite(form.getAttribute("action"), { file: file });
+    showProgress(request.xhr, row);
+    request.xhr.addEventListener("load", function () {
+      recorded(request.xhr, file, row);
+      done();
     });
-    state.textContent = "Uploading 0%";
-    xhr.send(body);
+    request.xhr.addEventListener("error", unreachable(row, file, done));
+    request.xhr.send(request.body);
+  }
+
+  // With a bucket the file goes straight to it on a presigned POST (the site never carries its
+  // bytes), then the site is told its key and queues the checks and thumbnails.
+  function sendToBucket(file, row, done) {
+    var presign = toSite(form.getAttribute("data-presign-url"), { name: file.name });
+    presign.xhr.addEventListener("load", function () {
+      if (presign.xhr.status !== 200) {
+        failRow(row, file, errorsOf(presign.xhr));
+        done();
+        return;
+      }
+      var post = JSON.parse(presign.xhr.responseText);
+      var upload = new XMLHttpRequest();
+      var body = new FormData();
+      Object.keys(post.fields).forEach(function (name) { body.append(name, post.fields[name]); });
+      body.append("file", file); // S3 takes the file from the last field only
+      upload.open("POST", post.url);
+      showProgress(upload, row);
+      upload.addEventListener("load", function () {
+        if (upload.status < 200 || upload.status >= 300) {
+          var tooLarge = upload.responseText.indexOf("EntityTooLarge") !== -1;
+          var maxBytes = parseInt(form.getAttribute("data-max-bytes"), 10);
+          failRow(row, file, tooLarge ? tooLargeMessage(maxBytes) : "The storage refused the file (" + upload.status + ").");
+          done();
+          return;
+        }
+        var complete = toSite(form.getAttribute("data-complete-url"), { key: post.key });
+        complete.xhr.addEventListener("load", function () {
+          recorded(complete.xhr, file, row);
+          done();
+        });
+        complete.xhr.addEventListener("error", unreachable(row, file, done));
+        complete.xhr.send(complete.body);
+      });
+      upload.addEventListener("error", unreachable(row, file, done));
+      upload.send(body);
+    });
+    presign.xhr.addEventListener("error", unreachable(row, file, done));
+    presign.xhr.send(presign.body);
   }
 
   function enhance() {
