@@ -51,7 +51,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from bench.common import QUICK, Result, median, rounded
 from bench.images import SOURCE_QUALITY, make_photo_like_image
-from bench.thumbnail_pipeline import configure_django_settings, pyvips_available
+from bench.thumbnail_pipeline import Output, Pipeline, configure_django_settings, pyvips_available
 
 # What the worker wrote before WebP (the values thumbnails.py had).
 TODAY_JPEG_QUALITY = 85
@@ -73,17 +73,6 @@ class Source:
     name: str
     kind: str  # photo, alpha photo, alpha graphic, gif
     data: bytes
-
-
-@dataclass(frozen=True)
-class Output:
-    size: int
-    width: int
-    height: int
-    content: bytes
-
-
-Pipeline = Callable[[bytes, tuple[int, ...]], list[Output]]
 
 
 # --- The gallery -------------------------------------------------------------------------
