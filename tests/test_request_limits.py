@@ -284,8 +284,10 @@ def test_a_hundred_slow_clients_do_not_stop_others_being_served(web_with_default
     for sock, (kind, opened_at) in opened.items():
         closed_at, response = closed[sock]
         bound = headers_timeout if kind == "trickle" else body_bound
-        # Deadlines are checked once a second; the rest is slack for a busy machine.
-        assert closed_at - opened_at <= bound + 5, (kind, closed_at - opened_at)
+        held = closed_at - opened_at
+        # Never before its deadline; after it, slack for a machine whose cores are shared
+        # (CI saw a trickler cut 17 s after it started, 10 s deadline, four test workers on two cores).
+        assert bound - 1 <= held <= bound * 2 + 5, (kind, held)
         assert response.startswith(b"HTTP/1.1 408"), (kind, response[:100])
 
 
