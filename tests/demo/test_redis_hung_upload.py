@@ -16,7 +16,7 @@ from tests.test_redis_faults import hung_redis  # noqa: F401 - the fixture
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_upload_while_redis_hangs_answers_within_about_a_second(signed_in_client, user, hung_redis):  # noqa: F811
+def test_an_upload_while_redis_hangs_answers_in_seconds_not_after_retries(signed_in_client, user, hung_redis):  # noqa: F811
     user.email_confirmed_at = timezone.now()
     user.save()
     upload = SimpleUploadedFile("late.jpg", images.jpeg_bytes(800, 600), content_type="image/jpeg")
@@ -28,5 +28,6 @@ def test_an_upload_while_redis_hangs_answers_within_about_a_second(signed_in_cli
     # Stored and shown as queued; the sweeper queues its job once Redis answers again.
     assert response.status_code == 302
     assert Image.objects.get(original_name="late.jpg").status == Image.Status.PENDING
-    # Two Redis calls (rate limit, enqueue) of at most TIMEOUT_SECONDS each, plus the upload itself.
-    assert elapsed < 2 * queues.TIMEOUT_SECONDS + 1.0, elapsed
+    # Two Redis calls (rate limit, enqueue) of at most TIMEOUT_SECONDS each, plus the upload itself,
+    # with slack for a busy machine: redis-py's default retries made such a request wait 10 s or more.
+    assert elapsed < 2 * queues.TIMEOUT_SECONDS + 3.0, elapsed
