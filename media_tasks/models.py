@@ -43,6 +43,13 @@ class Image(WorkItem):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # One image per stored original: two completes of one direct upload racing each other
+            # must not both record it (two rows, two jobs, one object). Discarded originals are "".
+            models.UniqueConstraint(
+                fields=["original"], condition=~models.Q(original=""), name="one_image_per_original"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.original_name or f"Image {self.pk}"

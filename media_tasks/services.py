@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.storage import default_storage, storages
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from storages.backends.s3 import S3Storage  # type: ignore[import-untyped]  # no types shipped
@@ -301,14 +301,20 @@ def upload_complete(*, owner: User, storage: S3Storage, key: str) -> Image:
         # S3's policy refuses such a file; one here came by other means and is of no use to anyone.
         client.delete_object(Bucket=storage.bucket_name, Key=key)
         raise DirectUploadRefused(f"The file must be between 1 byte and {settings.MAX_UPLOAD_BYTES} bytes.")
-    with transaction.atomic():
+    try:
+        with transaction.atomic():
+            image = Image(owner=owner, token=secrets.token_hex(16), original_name=parts[-1][:255])
+            # The object stays where the browser put it; the row names it, so it is no orphan.
+            image.original.name = key
+            image.save()
+            work.enqueue_on_commit(image)
+    except IntegrityError:
+        # The unique constraint on the key, not a check before the insert: two completes of one
+        # key at once (a retried request, two tabs) would both pass a check. The loser's
+        # transaction, and the job it would have queued, are rolled back.
         if Image.objects.filter(original=key).exists():
-            raise DirectUploadRefused("That upload is already in your gallery.")
-        image = Image(owner=owner, token=secrets.token_hex(16), original_name=parts[-1][:255])
-        # The object stays where the browser put it; the row names it, so it is no orphan.
-        image.original.name = key
-        image.save()
-        work.enqueue_on_commit(image)
+            raise DirectUploadRefused("That upload is already in your gallery.") from None
+        raise
     return image
 
 

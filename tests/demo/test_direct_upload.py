@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import threading
 from datetime import timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from background import work
 from media_tasks import jobs, services, thumbnails
 from media_tasks.models import Image
 from tests.support import images
@@ -148,6 +150,55 @@ def test_a_key_never_uploaded_or_already_recorded_is_refused(signed_in_client, u
     again = complete(signed_in_client, key)
     assert (again.status_code, again.json()) == (400, {"errors": ["That upload is already in your gallery."]})
     assert Image.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_completing_one_key_twice_at_once_records_it_once_and_queues_one_job(client, user, s3_media):
+    """Two completes of one key (a retried request, two tabs) racing on two database connections.
+
+    Whatever the timing, the database's unique constraint on the key lets one insert commit and
+    rolls the other back with the job it would have queued: one row, one job, and the loser is
+    told the upload is already in the gallery rather than getting a 500.
+    """
+    from django.db import connections
+    from django.test import Client
+
+    from background import queues
+
+    # A second browser arriving as the first does (over HTTPS, per the client fixture).
+    clients = [client, Client(**client.defaults)]
+    for each in clients:
+        each.force_login(user)
+    key = upload_directly(clients[0], images.jpeg_bytes(100, 100))
+    start = threading.Barrier(len(clients))
+    answers: list[tuple[int, dict]] = []
+    failures: list[BaseException] = []
+
+    def finish(client) -> None:
+        try:
+            start.wait(timeout=30)
+            response = complete(client, key)
+            answers.append((response.status_code, response.json()))
+        except BaseException as error:  # reported by the main thread
+            failures.append(error)
+        finally:
+            # Each thread has its own database connection; a test database is dropped with none open.
+            connections.close_all()
+
+    threads = [threading.Thread(target=finish, args=(each,)) for each in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert not failures, failures
+    assert sorted(status for status, _ in answers) == [201, 400], answers
+    assert [body for status, body in answers if status == 400] == [
+        {"errors": ["That upload is already in your gallery."]}
+    ]
+    [image] = Image.objects.all()
+    assert image.original.name == key
+    assert queues.get_queue("default").job_ids == [work.kind_of(Image).job_id(image.pk)]
 
 
 @pytest.mark.django_db
