@@ -12,8 +12,9 @@ from the same bytes in memory, in turn, round after round:
   same bytes would be free and flatter it).
 
 Every pipeline writes the worker's format with the same settings: lossy WebP at
-media_tasks.thumbnails.WEBP_QUALITY and WEBP_METHOD (libvips's Q and effort), with the alpha
-channel lossless where there is one, and no metadata. So the comparison is of decoding and
+media_tasks.thumbnails.webp_quality (WEBP_QUALITY, or WEBP_QUALITY_TRANSPARENT where there is
+alpha) and WEBP_METHOD (libvips's Q and effort), with the alpha channel lossless where there is
+one, and no metadata. So the comparison is of decoding and
 resizing, not of encoders. (Before issue 15 it was JPEG quality 85 and PNG zlib level 6, the
 formats the worker wrote then; bench/thumbnail_formats.py compares the formats themselves.)
 Output quality is checked too: PSNR of every thumbnail against a reference made from the full
@@ -81,7 +82,7 @@ def ours(data: bytes, sizes: tuple[int, ...]) -> list[Output]:
 
 
 def naive_pillow(data: bytes, sizes: tuple[int, ...]) -> list[Output]:
-    from media_tasks.thumbnails import WEBP_METHOD, WEBP_QUALITY
+    from media_tasks.thumbnails import WEBP_METHOD, webp_quality
 
     outputs = []
     for size in sizes:
@@ -91,7 +92,8 @@ def naive_pillow(data: bytes, sizes: tuple[int, ...]) -> list[Output]:
             buffer = io.BytesIO()
             if frame.mode not in ("RGB", "RGBA"):
                 frame = frame.convert("RGBA" if frame.has_transparency_data else "RGB")
-            frame.save(buffer, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD, alpha_quality=100)
+            quality = webp_quality(has_alpha=frame.mode == "RGBA")
+            frame.save(buffer, "WEBP", quality=quality, method=WEBP_METHOD, alpha_quality=100)
             outputs.append(Output(size, frame.width, frame.height, buffer.getvalue()))
     return outputs
 
@@ -99,13 +101,14 @@ def naive_pillow(data: bytes, sizes: tuple[int, ...]) -> list[Output]:
 def libvips(data: bytes, sizes: tuple[int, ...]) -> list[Output]:
     import pyvips
 
-    from media_tasks.thumbnails import WEBP_METHOD, WEBP_QUALITY
+    from media_tasks.thumbnails import WEBP_METHOD, webp_quality
 
     outputs = []
     for size in sizes:
         # Fits the longest edge to `size`, applies EXIF orientation, shrinks on load.
         im = pyvips.Image.thumbnail_buffer(data, size, height=size, size="down")
-        content = im.webpsave_buffer(Q=WEBP_QUALITY, effort=WEBP_METHOD, alpha_q=100, keep="none")
+        quality = webp_quality(has_alpha=im.hasalpha())
+        content = im.webpsave_buffer(Q=quality, effort=WEBP_METHOD, alpha_q=100, keep="none")
         outputs.append(Output(size, im.width, im.height, content))
     return outputs
 
@@ -220,7 +223,7 @@ def print_image(image: TestImage, measured: dict) -> None:
 
 def main() -> int:
     sizes = configure_django_settings()
-    from media_tasks.thumbnails import WEBP_METHOD, WEBP_QUALITY
+    from media_tasks.thumbnails import WEBP_METHOD, WEBP_QUALITY, WEBP_QUALITY_TRANSPARENT
 
     pipelines: dict[str, Pipeline] = {"ours": ours, "naive_pillow": naive_pillow}
     unavailable = pyvips_available()
@@ -241,9 +244,10 @@ def main() -> int:
         {
             "sizes": list(sizes),
             "webp_quality": WEBP_QUALITY,
+            "webp_quality_transparent": WEBP_QUALITY_TRANSPARENT,
             "webp_method": WEBP_METHOD,
-            "encoder_settings": f"WebP quality {WEBP_QUALITY}, method (effort) {WEBP_METHOD}, lossless alpha; "
-            "no metadata",
+            "encoder_settings": f"WebP quality {WEBP_QUALITY} ({WEBP_QUALITY_TRANSPARENT} with alpha), "
+            f"method (effort) {WEBP_METHOD}, lossless alpha; no metadata",
             "libvips_unavailable": unavailable,
             "images": {},
             "refused": {},

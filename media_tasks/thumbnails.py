@@ -22,12 +22,17 @@ MAX_PIXELS = 60_000_000
 MIN_EDGE = 16
 # Thumbnails are WebP, lossy, with the alpha channel kept losslessly where the picture has one:
 # every browser in use has shown WebP since 2020, so no fallback is made. Measured on a 20-image
-# gallery (bench/thumbnail_formats.py, docs/performance.md): a third of the bytes of the JPEG
-# (quality 85) and PNG thumbnails they replaced, most of it from transparent pictures (a twelfth
-# of their PNG size); photos 0.71 times the bytes at 0.01 lower SSIM. Quality 80 halved the
-# photos but lost 0.024 SSIM; 90 matched JPEG's SSIM at JPEG's size. AVIF was smaller still, but
+# gallery (bench/thumbnail_formats.py, docs/performance.md, section 8) against the JPEG (quality
+# 85) and PNG thumbnails they replaced: under half the bytes a page fetches at every viewport.
+# Opaque pictures (photos, a GIF's first frame) at 88, the lowest quality at which the photos'
+# SSIM matches the JPEGs' (0.0005 below it; 85 was 0.0105 below): there WebP is barely smaller
+# than JPEG, so the halving comes from the transparent pictures. AVIF was smaller still, but
 # browsers have had it only since 2024, so it would need a fallback: two files per size.
-WEBP_QUALITY = 85
+WEBP_QUALITY = 88
+# Pictures with transparency were lossless PNGs, which no lossy quality matches (even 100 is
+# 0.005 SSIM below on a cut-out photo, and lossless WebP is 0.8 times the PNG): 85 makes them
+# a twelfth of the PNG, and a higher quality would cost the gallery its halving (88: 0.50x).
+WEBP_QUALITY_TRANSPARENT = 85
 # libwebp's effort, 0 (fastest) to 6: 0 made transparent pictures 40% larger, 6 took seconds a
 # set for 3-4% fewer bytes (docs/performance.md, section 8).
 WEBP_METHOD = 4
@@ -720,9 +725,15 @@ def _convert(band: Image.Image, mode: str, transform: ImageCms.ImageCmsTransform
 Encoder = Callable[[Image.Image], tuple[bytes, str]]
 
 
+def webp_quality(*, has_alpha: bool) -> int:
+    """The lossy WebP quality for a thumbnail (the same for ours and libvips's in bench/)."""
+    return WEBP_QUALITY_TRANSPARENT if has_alpha else WEBP_QUALITY
+
+
 def encode_webp(frame: Image.Image) -> tuple[bytes, str]:
     buffer = io.BytesIO()
     # alpha_quality 100 (Pillow's default) keeps the alpha channel lossless: cut-out edges stay
     # exact, and alpha compresses well anyway.
-    frame.save(buffer, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD, alpha_quality=100)
+    quality = webp_quality(has_alpha=frame.mode == "RGBA")
+    frame.save(buffer, "WEBP", quality=quality, method=WEBP_METHOD, alpha_quality=100)
     return buffer.getvalue(), "webp"
