@@ -46,6 +46,7 @@ from bench.images import IMAGE_DIR_VARIABLE
 # In the order of the issue; worker_shutdown is the safety check behind the Procfile's worker.
 BENCHMARKS = (
     "upload_latency",
+    "direct_upload",
     "thumbnail_pipeline",
     "thumbnail_formats",
     "thumbnail_memory",
