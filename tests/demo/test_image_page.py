@@ -72,3 +72,27 @@ def test_the_scripts_upload_gets_json_the_new_card_or_the_reasons(signed_in_clie
     # The script shows its own progress and status: no message is left for the next page.
     page = signed_in_client.get(reverse("gallery")).content.decode()
     assert "is uploaded" not in page
+
+
+@pytest.mark.parametrize("status", [Image.Status.PENDING, Image.Status.PROCESSING])
+def test_a_page_whose_image_is_in_progress_follows_it_through_the_galleries_updates(signed_in_client, user, status):
+    image = Image.objects.create(owner=user, token="a" * 32, original_name="slow.jpg", status=status)
+
+    page = signed_in_client.get(reverse("image_detail", args=[image.pk])).content.decode()
+    updates = json.loads(signed_in_client.get(reverse("image_updates"), {"ids": str(image.pk)}).content)
+
+    # What image_page.js reads: the image, its status and where to ask; then the status it is told.
+    assert f'id="image-page" data-id="{image.pk}" data-status="{status}"' in page
+    assert f'data-updates-url="{reverse("image_updates")}"' in page
+    assert "media_tasks/image_page" in page and 'aria-live="polite"' in page
+    assert f'data-status="{status}"' in updates["images"][str(image.pk)]
+
+
+def test_a_page_whose_image_is_final_has_nothing_to_follow(signed_in_client, user):
+    image = Image.objects.create(
+        owner=user, token="b" * 32, original_name="done.jpg", status=Image.Status.FAILED, failure_reason="Damaged."
+    )
+
+    page = signed_in_client.get(reverse("image_detail", args=[image.pk])).content.decode()
+
+    assert 'data-status="failed"' in page and "media_tasks/image_page" not in page
