@@ -12,7 +12,6 @@ import base64
 import re
 import shutil
 import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.support import images
 from tests.support.processes import Process, procfile_command, wait_until
+from tests.support.web import collect_static
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -70,8 +70,7 @@ def site(worker_env, smtp_server) -> Iterator[str]:
         # Secure cookies still work; only the redirect to https (Heroku's router) is left out.
         "DJANGO_SECURE_SSL_REDIRECT": "0",
     }
-    # What the buildpack does at build time: the manifest static storage needs it.
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    collect_static(env)
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
     web_argv = procfile_command("web")
     web = Process([gunicorn, *web_argv[1:]], env)

@@ -25,6 +25,7 @@ from tests.demo.test_browser import CHROMIUM, COUNT_PROGRESS, _listening, drop_f
 from tests.demo.test_direct_upload import HOSTILE
 from tests.support import images
 from tests.support.processes import Process, procfile_command, wait_until
+from tests.support.web import collect_static
 from tests.test_s3_storage import ACCESS_KEY, BUCKET, REGION, SECRET_KEY
 
 # What acceptance names: text named .jpg, a polyglot, a truncated JPEG, a pixel bomb (the
@@ -74,7 +75,7 @@ def bucket_site(worker_env, moto_process) -> Iterator[tuple[str, Process, dict[s
         "DJANGO_SECURE_SSL_REDIRECT": "0",
     }
     site = f"http://127.0.0.1:{port}"
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    collect_static(env)
     # What a deploy runs once: the bucket accepts POSTs from the site's origin, and only from it.
     subprocess.run([sys.executable, "manage.py", "s3_cors", "--origin", site], cwd=ROOT, env=env, check=True)
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -27,6 +28,33 @@ def free_port() -> int:
 def listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+_collected_in_this_process = False
+
+
+def collect_static(env: dict[str, str]) -> None:
+    """What the buildpack does at build time (the manifest static storage needs it), once per test run.
+
+    pytest-xdist's workers share one staticfiles/: two collectstatic at once, or one rewriting
+    files another worker's gunicorn serves, broke a test (WhiteNoise's compressor found a file gone).
+    """
+    global _collected_in_this_process
+    if _collected_in_this_process:
+        return
+    static_root = ROOT / "staticfiles"
+    static_root.mkdir(exist_ok=True)
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"process-{os.getpid()}")
+    marker = static_root / f".collected-{run}"
+    with open(static_root / ".collecting.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.exists():
+            argv = [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"]
+            subprocess.run(argv, cwd=ROOT, env=env, check=True)
+            for old in static_root.glob(".collected-*"):
+                old.unlink()
+            marker.touch()
+    _collected_in_this_process = True
 
 
 @dataclass
@@ -78,8 +106,7 @@ def procfile_web(env: dict[str, str]) -> Iterator[WebDyno]:
         # Plain HTTP on 127.0.0.1; Heroku's router would have redirected to https.
         "DJANGO_SECURE_SSL_REDIRECT": "0",
     }
-    # What the buildpack does at build time: the manifest static storage needs it.
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    collect_static(env)
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
     assert gunicorn, "gunicorn is not installed beside this Python"
     argv = procfile_command("web")
