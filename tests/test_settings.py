@@ -12,6 +12,7 @@ import redis
 
 from background.redis_config import queue_config
 from tests.conftest import ROOT
+from tests.support.web import static_files_lock
 
 
 def settings_env(**overrides: str) -> dict[str, str]:
@@ -49,7 +50,8 @@ def test_collectstatic_runs_at_build_time_without_reachable_services(tmp_path):
         DATABASE_URL="postgres://nobody:nothing@127.0.0.1:9/none",
         REDIS_URL="rediss://:nothing@127.0.0.1:9/0",
     )
-    result = run_manage("collectstatic", "--noinput", env=env)
+    with static_files_lock():
+        result = run_manage("collectstatic", "--noinput", env=env)
 
     assert result.returncode == 0, result.stderr
     assert (ROOT / "staticfiles" / "staticfiles.json").exists()

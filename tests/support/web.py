@@ -33,6 +33,16 @@ def listening(port: int) -> bool:
 _collected_in_this_process = False
 
 
+@contextmanager
+def static_files_lock() -> Iterator[None]:
+    """Held by whoever runs collectstatic into the checkout's staticfiles/, one at a time."""
+    static_root = ROOT / "staticfiles"
+    static_root.mkdir(exist_ok=True)
+    with open(static_root / ".collecting.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def collect_static(env: dict[str, str]) -> None:
     """What the buildpack does at build time (the manifest static storage needs it), once per test run.
 
@@ -43,11 +53,9 @@ def collect_static(env: dict[str, str]) -> None:
     if _collected_in_this_process:
         return
     static_root = ROOT / "staticfiles"
-    static_root.mkdir(exist_ok=True)
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"process-{os.getpid()}")
     marker = static_root / f".collected-{run}"
-    with open(static_root / ".collecting.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with static_files_lock():
         if not marker.exists():
             argv = [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"]
             subprocess.run(argv, cwd=ROOT, env=env, check=True)
