@@ -1,6 +1,6 @@
 """Run every benchmark, print one table, and write bench/results/latest.json.
 
-    .venv/bin/python -m bench.run                      # all of them, about 14 minutes on 2 cores
+    .venv/bin/python -m bench.run                      # all of them, about 17 minutes on 2 cores
     .venv/bin/python -m bench.run --only throughput    # one (or several: --only a --only b); its
                                                        # entry in latest.json is replaced, the rest kept
     .venv/bin/python -m bench.run --quick              # smoke test: every code path, least work, about
