@@ -14,6 +14,7 @@ import shutil
 import socket
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -289,6 +290,12 @@ def test_a_person_signs_up_uploads_several_files_at_once_opens_and_deletes_one(s
         expect(page.locator(".gallery li.image img")).to_have_count(3)
         page.screenshot(path=str(SCREENSHOTS / "gallery-phone.png"), full_page=True)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
+        # The header on a phone: the brand clear of the top edge, the address and Log out on one row below it.
+        brand, who, log_out = (page.locator(s).bounding_box() for s in (".brand", "nav .who", "nav button"))
+        assert brand["y"] >= 6, brand
+        assert who["y"] >= brand["y"] + brand["height"], (brand, who)
+        assert abs((who["y"] + who["height"] / 2) - (log_out["y"] + log_out["height"] / 2)) < 4, (who, log_out)
+        assert log_out["x"] + log_out["width"] <= 390 - 12, log_out
         browser.close()
 
         dark = launch(playwright, tmp_path, "dark-profile", color_scheme="dark")
@@ -353,4 +360,56 @@ def test_without_javascript_the_plain_form_uploads_and_reload_shows_the_thumbnai
             page.wait_for_timeout(1000)
             page.reload()
         expect(page.locator(".gallery li.image img")).to_have_count(1)
+        browser.close()
+
+
+def make_thumbnails(image) -> None:
+    from django.db import connection
+
+    from media_tasks import services
+
+    try:
+        services.image_make_thumbnails(image=image)
+    finally:
+        connection.close()
+
+
+def test_the_image_page_shows_the_thumbnail_when_it_is_made_without_a_reload(site, tmp_path, django_user_model):
+    from django.core.files.base import ContentFile
+    from django.urls import reverse
+    from django.utils import timezone
+    from playwright.sync_api import expect, sync_playwright
+
+    from media_tasks.models import Image
+
+    owner = django_user_model.objects.create_user(
+        email="lin@example.com", password="a-long-passphrase-42", email_confirmed_at=timezone.now()
+    )
+    # Stored but not queued, so that it is still pending when the page opens; the test makes
+    # the thumbnails itself afterwards, as the worker would.
+    image = Image(owner=owner, token="a" * 32, original_name="harbour.jpg", width=1800, height=1200)
+    image.original.save(image.token, ContentFile(images.encode(images.quadrants(1800, 1200), "JPEG")), save=False)
+    image.save()
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright, tmp_path, "profile")
+        page = browser.new_page()
+        log_in(page, site, "lin@example.com", "a-long-passphrase-42")
+        page.goto(site + reverse("image_detail", args=[image.pk]))
+        expect(page.locator(".facts .status")).to_have_text("Queued")
+        expect(page.locator(".image-page figure img")).to_have_count(0)
+        page.wait_for_timeout(1500)  # it has asked at least once and found nothing new
+
+        # In a thread of its own: Playwright's sync API keeps an event loop in this one, where
+        # Django refuses database calls.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(make_thumbnails, image).result()
+
+        shown = page.locator(".image-page figure img")
+        expect(shown).to_have_attribute("width", "1600", timeout=15_000)
+        expect(page.locator(".facts .status")).to_have_text("Ready")
+        expect(page.locator(".facts")).to_contain_text("1600 × 1067")
+        expect(page.locator("#announcer[aria-live=polite]")).to_have_text("Status: Ready")
+        page.wait_for_function("document.querySelector('.image-page figure img').naturalWidth === 1600")
+        check_accessibility(page, {})
         browser.close()
