@@ -8,11 +8,13 @@ instead of 45 s, the schedule's lease 5 s instead of 30 s.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 
 import pytest
 from django.urls import reverse
+from rq import worker_registration
 
 from background.redis_config import rq_queues
 from background.scheduler import LEASE_KEY
@@ -91,22 +93,55 @@ def test_a_job_waiting_too_long_makes_the_queues_part_fail(client, settings, dja
     assert "queues" in body["failing"]
 
 
+# Production's idle heartbeat (WORKER_TTL_SECONDS 60 - rq's 15) and the acceptance's idle spell.
+PRODUCTION_HEARTBEAT_SECONDS = 45
+IDLE_PRODUCTION_MINUTES = 10
+# Heartbeat periods in that spell, rounded up: 14 of the compressed 5 s ones, 70 s here.
+IDLE_HEARTBEAT_PERIODS = -(-IDLE_PRODUCTION_MINUTES * 60 // PRODUCTION_HEARTBEAT_SECONDS)
+
+
+def heartbeats(own_redis: ThrowawayRedis) -> dict[str, str]:
+    """Each registered worker's last heartbeat, as rq records it."""
+    client = own_redis.client
+    return {
+        key.decode(): (client.hget(key.decode(), "last_heartbeat") or b"").decode()
+        for key in client.smembers(worker_registration.REDIS_WORKER_KEYS)
+    }
+
+
 @pytest.mark.slow
-def test_idle_workers_stay_healthy_through_many_heartbeat_cycles(client, backend_env):
+def test_idle_workers_stay_healthy_for_ten_minutes_of_production_heartbeats(client, own_redis, backend_env):
     # No sweep during the test (an interval entry fires once when it has no record): truly idle.
     env = {**backend_env, "SWEEP_INTERVAL_SECONDS": "3600"}
     with worker_dyno(env) as worker:
         wait_until(lambda: health(client)[0] == 200, 60, "the worker's first heartbeat and lease", every=0.5)
-        # Nine heartbeat cycles, over twice the worker's TTL: rq's own idle worker would have
-        # looked dead after one cycle of its 405 s wait.
-        watch_until = time.monotonic() + 9 * HEARTBEAT_SECONDS
+        # rq's own idle worker would have looked dead after one cycle of its 405 s wait; these must
+        # beat on through ten minutes' worth of cycles, each renewing a record that would expire.
+        started = time.monotonic()
+        watch_until = started + IDLE_HEARTBEAT_PERIODS * HEARTBEAT_SECONDS
         oldest_heartbeat = 0.0
+        seen: dict[str, set[str]] = {}
         while time.monotonic() < watch_until:
             status, body = health(client)
             assert status == 200, body
             oldest_heartbeat = max(oldest_heartbeat, body["workers"]["last_heartbeat_seconds_ago"])
+            for name, stamp in heartbeats(own_redis).items():
+                seen.setdefault(name, set()).add(stamp)
             time.sleep(1)
+        watched = time.monotonic() - started
+        periods = watched / HEARTBEAT_SECONDS
+        production_minutes = periods * PRODUCTION_HEARTBEAT_SECONDS / 60
+        beats = sorted(len(stamps) for stamps in seen.values())
+        print(
+            f"idle for {periods:.1f} heartbeat periods of {HEARTBEAT_SECONDS} s ({watched:.0f} s), "
+            f"{production_minutes:.1f} production minutes at {PRODUCTION_HEARTBEAT_SECONDS} s; "
+            f"heartbeats seen per worker {beats}, oldest {oldest_heartbeat:.1f} s ago"
+        )
+
+        assert production_minutes >= IDLE_PRODUCTION_MINUTES
         assert oldest_heartbeat <= COMPRESSED_HEALTH["HEALTH_WORKER_MAX_AGE_SECONDS"]
+        # Both of the pool's workers kept beating (a record rewritten each period, not once at start).
+        assert len(beats) == 2 and beats[0] >= IDLE_HEARTBEAT_PERIODS - 2, beats
         assert worker.poll() is None
 
     status, body = health(client)  # its workers said goodbye on SIGTERM, its scheduler gave the lease back
@@ -190,3 +225,38 @@ def test_dead_workers_with_jobs_waiting_are_named_within_the_heartbeat_bound(
         assert body["status"] == "degraded"
         assert body["workers"]["alive"] == 0
         assert body["queues"]["waiting"]["default"] >= 1
+
+
+@pytest.mark.slow
+def test_a_scheduler_killed_without_releasing_its_lease_is_named_within_the_schedule_bound(
+    client, own_redis, backend_env
+):
+    with worker_dyno(backend_env) as worker:
+        wait_until(lambda: health(client)[0] == 200, 60, "a healthy start", every=0.5)
+        assert holder_pid(own_redis) == worker.popen.pid  # the pool's parent runs the schedule
+
+        # The parent alone (a crash, or the kernel's out-of-memory kill choosing it): no SIGTERM
+        # handler hands the lease back, and its pool's workers live on as orphans.
+        os.kill(worker.popen.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        assert own_redis.client.get(LEASE_KEY), "the lease should outlive its holder until it expires"
+        body = wait_until(
+            lambda: (lambda status, body: body if status == 503 and "schedule" in body["failing"] else None)(
+                *health(client)
+            ),
+            COMPRESSED_HEALTH["HEALTH_SCHEDULE_MAX_AGE_SECONDS"] + 10,
+            "/healthz to notice the schedule stopped",
+            every=0.2,
+        )
+        named = time.monotonic() - killed
+        print(
+            f"503 naming the schedule {named:.1f} s after its holder was SIGKILLed "
+            f"(lease {COMPRESSED_ENV['SCHEDULE_LEASE_SECONDS']} s, "
+            f"bound {COMPRESSED_HEALTH['HEALTH_SCHEDULE_MAX_AGE_SECONDS']} s; production 30 s and 60 s); "
+            f"failing {body['failing']}"
+        )
+
+        assert named <= COMPRESSED_HEALTH["HEALTH_SCHEDULE_MAX_AGE_SECONDS"], named
+        # The issue's complaint was a dead clock blamed on the workers: these still beat.
+        assert body["failing"] == ["schedule"], body
+        assert body["schedule"]["ok"] is False and body["schedule"]["lease_holder"] is None
