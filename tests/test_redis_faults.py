@@ -78,7 +78,9 @@ def test_a_signup_while_redis_hangs_answers_in_seconds_not_after_retries(client,
 
 # --- A Redis of the test's own, full or frozen, under the Procfile's worker ---------------------
 
-# Long enough for several of the compressed heartbeat, retry and sweep cycles to pass.
+# Long enough for several of the compressed heartbeat, retry and sweep cycles to pass. The
+# acceptance's 60 s is run by the demo's version (tests/demo/test_redis_full_uploads.py), with
+# uploads: doubling this one too would add half a minute of CI for no cycle it does not see.
 FULL_SECONDS = 30
 FROZEN_SECONDS = 30
 # Doing the chores and sending mail for everything queued up, on a busy 2-core machine.
@@ -205,7 +207,8 @@ def test_a_frozen_redis_holds_no_signup_over_seconds_and_all_is_done_after_it_th
             f"all done {all_done:.1f} s after the thaw"
         )
 
-        assert max(signup_seconds) < 4, signup_seconds
+        # The acceptance's bound: two Redis calls of TIMEOUT_SECONDS each and the request itself.
+        assert max(signup_seconds) < 2, signup_seconds
         assert Chore.objects.filter(status="done", runs=1).count() == count
         assert len(smtp_server.wait_for_messages(count)) == count
         assert_no_process_exited(worker)
