@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import re
 import shutil
-import socket
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.support import images
 from tests.support.processes import Process, procfile_command, wait_until
-from tests.support.web import collect_static
+from tests.support.web import collect_static, free_port, listening
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -52,12 +51,6 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def site(worker_env, smtp_server) -> Iterator[str]:
     """The web process (gunicorn, as in the Procfile) and a worker, sharing only the database and Redis."""
@@ -77,16 +70,11 @@ def site(worker_env, smtp_server) -> Iterator[str]:
     web = Process([gunicorn, *web_argv[1:]], env)
     worker = Process(procfile_command("worker"), env)
     try:
-        wait_until(lambda: _listening(port), 30, "gunicorn to listen")
+        wait_until(lambda: listening(port), 30, "gunicorn to listen")
         yield f"http://127.0.0.1:{port}"
     finally:
         web.stop()
         worker.stop()
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def check_accessibility(page, checked: dict[str, list]) -> None:
@@ -115,6 +103,19 @@ def drop_files(page, selector: str, files: list[tuple[str, str, bytes]]) -> None
     )
     page.dispatch_event(selector, "dragenter", {"dataTransfer": transfer})
     page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
+
+
+def drop_a_file_over_the_limit(page, name: str) -> None:
+    """A JPEG one byte over the form's limit, made in the page (the limit is in the form)."""
+    transfer = page.evaluate_handle(
+        """([max, name]) => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([new Uint8Array(max + 1)], name, { type: "image/jpeg" }));
+            return transfer;
+        }""",
+        [int(page.get_attribute("form.upload", "data-max-bytes")), name],
+    )
+    page.dispatch_event(".dropzone", "drop", {"dataTransfer": transfer})
 
 
 def launch(playwright, tmp_path: Path, name: str, **options):
@@ -221,15 +222,7 @@ def test_a_person_signs_up_uploads_several_files_at_once_opens_and_deletes_one(s
         )
         assert "readme.txt" not in page.evaluate("window.progressEvents")
         # So is one over the size limit (the limit is in the form; the bytes are made in the page).
-        huge = page.evaluate_handle(
-            """max => {
-                const transfer = new DataTransfer();
-                transfer.items.add(new File([new Uint8Array(max + 1)], "huge.jpg", { type: "image/jpeg" }));
-                return transfer;
-            }""",
-            int(page.get_attribute("form.upload", "data-max-bytes")),
-        )
-        page.dispatch_event(".dropzone", "drop", {"dataTransfer": huge})
+        drop_a_file_over_the_limit(page, "huge.jpg")
         expect(page.locator(".queue li", has_text="huge.jpg").locator(".state.failed")).to_contain_text("MB limit")
         assert "huge.jpg" not in page.evaluate("window.progressEvents")
 

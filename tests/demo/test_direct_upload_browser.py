@@ -21,11 +21,11 @@ import boto3
 import pytest
 
 from tests.conftest import ROOT
-from tests.demo.test_browser import CHROMIUM, COUNT_PROGRESS, _listening, drop_files, free_port, launch, log_in
+from tests.demo.test_browser import CHROMIUM, COUNT_PROGRESS, drop_a_file_over_the_limit, drop_files, launch, log_in
 from tests.demo.test_direct_upload import HOSTILE
 from tests.support import images
 from tests.support.processes import Process, procfile_command, wait_until
-from tests.support.web import collect_static
+from tests.support.web import collect_static, free_port, listening
 from tests.test_s3_storage import ACCESS_KEY, BUCKET, REGION, SECRET_KEY
 
 # What acceptance names: text named .jpg, a polyglot, a truncated JPEG, a pixel bomb (the
@@ -46,7 +46,7 @@ def moto_process() -> Iterator[str]:
     env = dict(os.environ)
     server = Process([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], env)
     try:
-        wait_until(lambda: _listening(port), 30, "moto to listen")
+        wait_until(lambda: listening(port), 30, "moto to listen")
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
@@ -83,7 +83,7 @@ def bucket_site(worker_env, moto_process) -> Iterator[tuple[str, Process, dict[s
     web = Process([gunicorn, *procfile_command("web")[1:], "--access-logformat", log_format], env)
     worker = Process(procfile_command("worker"), env)
     try:
-        wait_until(lambda: _listening(port), 30, "gunicorn to listen")
+        wait_until(lambda: listening(port), 30, "gunicorn to listen")
         yield site, web, env
     finally:
         web.stop()
@@ -167,15 +167,7 @@ def test_files_go_straight_to_the_bucket_a_jpeg_is_served_and_hostile_ones_fail_
         for key in completed:
             assert page.request.get(f"{site}/media/{key}").status == 404, key
         # A file over the limit is refused in the page: no presigned POST is even asked for.
-        huge = page.evaluate_handle(
-            """max => {
-                const transfer = new DataTransfer();
-                transfer.items.add(new File([new Uint8Array(max + 1)], "huge.jpg", { type: "image/jpeg" }));
-                return transfer;
-            }""",
-            int(page.get_attribute("form.upload", "data-max-bytes")),
-        )
-        page.dispatch_event(".dropzone", "drop", {"dataTransfer": huge})
+        drop_a_file_over_the_limit(page, "huge.jpg")
         expect(rows.filter(has_text="huge.jpg").locator(".state.failed")).to_contain_text("MB limit")
         assert "huge.jpg" not in page.evaluate("window.progressEvents")
         assert not [body for body in sent["/upload/presign/"] if "huge.jpg" in body]
