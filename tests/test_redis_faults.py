@@ -20,7 +20,15 @@ from background import queues
 from background.models import OutgoingEmail
 from background.redis_config import rq_queues
 from background.scheduler import LEASE_KEY
-from tests.support.backend import COMPRESSED_ENV, SWEEP_SECONDS, compress_health, health, worker_dyno
+from tests.support.backend import (
+    COMPRESSED_ENV,
+    PROCESSING_ALLOWANCE_SECONDS,
+    SWEEP_SECONDS,
+    compress_health,
+    health,
+    wait_for_all_done_then_healthy,
+    worker_dyno,
+)
 from tests.support.chores import queue_chore
 from tests.support.processes import Process, wait_until
 from tests.workapp.models import Chore
@@ -83,8 +91,6 @@ def test_a_signup_while_redis_hangs_answers_in_seconds_not_after_retries(client,
 # uploads: doubling this one too would add half a minute of CI for no cycle it does not see.
 FULL_SECONDS = 30
 FROZEN_SECONDS = 30
-# Doing the chores and sending mail for everything queued up, on a busy 2-core machine.
-PROCESSING_ALLOWANCE_SECONDS = 30
 
 
 @pytest.fixture
@@ -151,15 +157,9 @@ def test_a_full_redis_stops_no_process_and_every_row_is_done_within_two_sweeps_o
 
         own_redis.free()
         freed = time.monotonic()
-        wait_until(
-            lambda: unfinished() == 0,
-            2 * SWEEP_SECONDS + PROCESSING_ALLOWANCE_SECONDS,
-            "every chore done and every email sent",
-            every=0.5,
+        all_done, healthy = wait_for_all_done_then_healthy(
+            client, unfinished, since=freed, what="every chore done and every email sent"
         )
-        all_done = time.monotonic() - freed
-        wait_until(lambda: health(client)[0] == 200, 30, "/healthz to answer 200 again", every=0.5)
-        healthy = time.monotonic() - freed
         print(
             f"full {FULL_SECONDS} s, {count} chores and sign-ups; "
             f"all done {all_done:.1f} s and 200 {healthy:.1f} s after freeing"
@@ -193,14 +193,9 @@ def test_a_frozen_redis_holds_no_signup_over_seconds_and_all_is_done_after_it_th
         own_redis.thaw()
         thawed = time.monotonic()
 
-        wait_until(
-            lambda: unfinished() == 0,
-            2 * SWEEP_SECONDS + PROCESSING_ALLOWANCE_SECONDS + 30,
-            "every chore done and every email sent",
-            every=0.5,
+        all_done, _ = wait_for_all_done_then_healthy(
+            client, unfinished, since=thawed, what="every chore done and every email sent", slack_seconds=30
         )
-        all_done = time.monotonic() - thawed
-        wait_until(lambda: health(client)[0] == 200, 30, "/healthz to answer 200 again", every=0.5)
         count = len(signup_seconds)
         print(
             f"frozen {FROZEN_SECONDS} s, {count} sign-ups, longest {max(signup_seconds):.2f} s; "

@@ -21,10 +21,9 @@ from background.models import OutgoingEmail
 from media_tasks.models import Image
 from tests.demo.test_flushall_schedule import unfinished
 from tests.support import images
-from tests.support.backend import SWEEP_SECONDS, health, worker_dyno
+from tests.support.backend import SWEEP_SECONDS, health, wait_for_all_done_then_healthy, worker_dyno
 from tests.support.processes import wait_until
 from tests.test_redis_faults import (  # noqa: F401 - backend_env is a fixture
-    PROCESSING_ALLOWANCE_SECONDS,
     assert_no_process_exited,
     backend_env,
     visitor,
@@ -91,15 +90,9 @@ def test_a_minute_of_uploads_into_a_full_redis_stops_no_process_and_all_is_done_
         freed = time.monotonic()
         wait_until(lambda: left_for_the_sweeper(own_redis) == 0, 2 * SWEEP_SECONDS + 30, "every row queued", every=0.2)
         queued = time.monotonic() - freed
-        wait_until(
-            lambda: unfinished() == 0,
-            2 * SWEEP_SECONDS + PROCESSING_ALLOWANCE_SECONDS,
-            "every image ready and every email sent",
-            every=0.5,
+        all_done, healthy = wait_for_all_done_then_healthy(
+            signed_in_client, unfinished, since=freed, what="every image ready and every email sent"
         )
-        all_done = time.monotonic() - freed
-        wait_until(lambda: health(signed_in_client)[0] == 200, 30, "/healthz to answer 200 again", every=0.5)
-        healthy = time.monotonic() - freed
         print(
             f"full {FULL_SECONDS} s, {count} uploads and sign-ups; "
             f"all queued again {queued:.1f} s, done {all_done:.1f} s and 200 {healthy:.1f} s after freeing"
