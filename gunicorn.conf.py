@@ -7,6 +7,7 @@ https://devcenter.heroku.com/articles/python-gunicorn
 from __future__ import annotations
 
 import os
+from typing import Any
 
 # Heroku routes to $PORT; 8000 for a local `gunicorn project.wsgi`.
 bind = f"[::]:{os.environ.get('PORT', '8000')}"
@@ -41,3 +42,9 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
 control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
+
+
+def post_worker_init(worker: Any) -> None:
+    # gunicorn logs "Booting worker" at the fork; this says when the app is loaded and the worker
+    # takes requests (the tests wait for it before measuring a worker's memory).
+    worker.log.info("Worker ready (pid: %s)", worker.pid)

@@ -123,7 +123,10 @@ def procfile_web(env: dict[str, str]) -> Iterator[WebDyno]:
     try:
         wait_until(lambda: listening(port), 60, "gunicorn to listen")
         dyno = WebDyno(process, port)
-        wait_until(lambda: len(dyno.workers()) >= 2, 60, "gunicorn's two workers")
+        # Forked is not loaded: under load a worker still importing the app grows for seconds.
+        wait_until(
+            lambda: process.output().count("Worker ready (pid: ") >= 2, 60, "gunicorn's two workers to load the app"
+        )
         yield dyno
     finally:
         process.stop()
