@@ -177,7 +177,7 @@ def test_a_full_redis_stops_no_process_and_every_row_is_done_within_two_sweeps_o
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_frozen_redis_holds_no_signup_over_seconds_and_all_is_done_after_it_thaws(
+def test_a_frozen_redis_holds_no_signup_over_two_seconds_and_all_is_done_after_it_thaws(
     client, own_redis, backend_env, smtp_server
 ):
     with worker_dyno(backend_env) as worker:
