@@ -105,23 +105,38 @@ def firings(processes: list[Process]) -> list[tuple[int, float, str]]:
     return found
 
 
+def _status(redis: ThrowawayRedis, slot: int) -> str | None:
+    status = redis.client.hget(f"rq:job:schedule-test_tick-{slot}", "status")
+    return status.decode() if status else None
+
+
 def runs(redis: ThrowawayRedis) -> Counter[str]:
     return Counter(entry.decode().split()[0] for entry in redis.client.lrange(RUNS_KEY, 0, -1))
 
 
-def assert_each_slot_queued_and_run_exactly_once(redis: ThrowawayRedis, fired: list[tuple[int, float, str]]) -> None:
+def assert_each_slot_queued_and_run_exactly_once(
+    redis: ThrowawayRedis, fired: list[tuple[int, float, str]], *, dynos_killed: int = 0
+) -> None:
     slots = Counter(slot for slot, _, _ in fired)
     duplicates = {slot: n for slot, n in slots.items() if n > 1}
     assert not duplicates, duplicates
     expected = list(range(min(slots), max(slots) + 1, EVERY_SECONDS))
     assert sorted(slots) == expected, sorted(set(expected) - set(slots))
     # Every firing's job ran, once; the last few may still be on their way.
-    wait_until(lambda: len(runs(redis)) >= len(expected), 30, "every queued slot's job to run", every=0.5)
+    wait_until(
+        lambda: len(runs(redis)) >= len(expected) - dynos_killed, 30, "every queued slot's job to run", every=0.5
+    )
     ran = runs(redis)
     assert {job_id: n for job_id, n in ran.items() if n > 1} == {}
     assert all(job_id.startswith("schedule-test_tick-") for job_id in ran), ran
     ran_slots = {int(job_id.removeprefix("schedule-test_tick-")) for job_id in ran}
-    assert ran_slots >= set(expected), sorted(set(expected) - ran_slots)
+    # A job taken or running in a dyno when it is SIGKILLed dies with it, left queued or started
+    # (rq later calls it abandoned); a scheduled entry is not durable work, its next slot comes anyway.
+    died_with_a_dyno = {slot for slot in set(expected) - ran_slots if _status(redis, slot) in ("queued", "started")}
+    assert len(died_with_a_dyno) <= dynos_killed, sorted(died_with_a_dyno)
+    assert ran_slots | died_with_a_dyno >= set(expected), sorted(set(expected) - ran_slots - died_with_a_dyno)
+    if died_with_a_dyno:
+        print(f"jobs that died with a SIGKILLed dyno: {sorted(died_with_a_dyno)}")
     # The dynos still run while this waits: a slot queued after `fired` was read may have run too.
     assert all(slot > expected[-1] for slot in ran_slots - set(expected)), sorted(ran_slots - set(expected))
 
@@ -136,6 +151,8 @@ def test_three_worker_dynos_under_kills_and_pauses_queue_every_slot_exactly_once
     try:
         holder, _ = formation.wait_for_holder(None, 60)
         wait_until(lambda: firings(formation.every_process()), 30, "the first firing")
+        # Its job too, before the first kill: the holder's own pool may be running it.
+        wait_until(lambda: runs(own_redis), 30, "the first firing's job to run")
         began = time.monotonic()
         while time.monotonic() - began < CHAOS_SECONDS:
             # A crash: the holder's whole dyno SIGKILLed, no goodbye; Heroku starts another.
@@ -177,7 +194,7 @@ def test_three_worker_dynos_under_kills_and_pauses_queue_every_slot_exactly_once
             f"(p50 {sorted(lateness)[len(lateness) // 2]:.1f} s); woken holders queueing nothing stale: {stale_checks}"
         )
 
-        assert_each_slot_queued_and_run_exactly_once(own_redis, fired)
+        assert_each_slot_queued_and_run_exactly_once(own_redis, fired, dynos_killed=len(kills))
         assert len(fired) >= CHAOS_SECONDS // EVERY_SECONDS
         assert max(kills + pauses) <= LEASE_SECONDS + TICK_SECONDS + 2, (kills, pauses)
         assert max(lateness) <= BOUND_SECONDS, sorted(fired, key=lambda f: -f[1])[:5]
