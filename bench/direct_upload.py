@@ -66,6 +66,7 @@ from bench.upload_latency import (
     post_upload,
     signed_in_cookies,
     start_server,
+    timed_post,
     wait_for_server,
 )
 
@@ -149,29 +150,10 @@ def bucket_variables(endpoint: str) -> dict[str, str]:
 def post_form(server: Server, path: str, fields: dict[str, str], client: Client, status: int) -> tuple[float, Any]:
     """A form POST as the gallery's script sends it to the site: the time and the JSON answer."""
     body = urllib.parse.urlencode(fields).encode()
-    origin = f"127.0.0.1:{server.port}"
-    headers = {
-        "Host": origin,
-        "X-Forwarded-Proto": "https",
-        "Origin": f"https://{origin}",
-        "Cookie": f"sessionid={client.session}; csrftoken={client.csrf}",
-        "X-CSRFToken": client.csrf,
-        "Accept": "application/json",
-        "Content-Type": "application/x-www-form-urlencoded",
-        "Content-Length": str(len(body)),
-    }
-    connection = server.connect()
-    started = time.perf_counter()
-    try:
-        connection.request("POST", path, body=body, headers=headers)
-        response = connection.getresponse()
-        answer = response.read()
-    except (http.client.HTTPException, OSError):
-        server.connection = None
-        raise
-    elapsed = time.perf_counter() - started
-    if response.status != status:
-        raise BenchmarkError(f"{path} answered {response.status}, not {status}: {answer[:300]!r}")
+    headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
+    elapsed, answered, answer = timed_post(server, path, body, headers, client.session, client.csrf)
+    if answered != status:
+        raise BenchmarkError(f"{path} answered {answered}, not {status}: {answer[:300]!r}")
     return elapsed, json.loads(answer)
 
 

@@ -103,7 +103,10 @@ def multipart(filename: str, content: bytes) -> tuple[bytes, str]:
     return head + content + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
-def post_upload(server: Server, path: str, body: bytes, content_type: str, session: str, csrf: str) -> float:
+def timed_post(
+    server: Server, path: str, body: bytes, headers: dict[str, str], session: str, csrf: str
+) -> tuple[float, int, bytes]:
+    """A POST as a signed-in browser sends it through Heroku's router: seconds, status, answer."""
     origin = f"127.0.0.1:{server.port}"
     headers = {
         "Host": origin,
@@ -112,22 +115,26 @@ def post_upload(server: Server, path: str, body: bytes, content_type: str, sessi
         "Origin": f"https://{origin}",
         "Cookie": f"sessionid={session}; csrftoken={csrf}",
         "X-CSRFToken": csrf,
-        "Content-Type": content_type,
         "Content-Length": str(len(body)),
+        **headers,
     }
     connection = server.connect()
     started = time.perf_counter()
     try:
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
-        response.read()
+        answer = response.read()
     except (http.client.HTTPException, OSError):
         # A dropped keep-alive connection is the client's problem, not the server's latency.
         server.connection = None
         raise
-    elapsed = time.perf_counter() - started
-    if response.status != 302:
-        raise BenchmarkError(f"{server.label}: upload answered {response.status}, not a redirect to the gallery")
+    return time.perf_counter() - started, response.status, answer
+
+
+def post_upload(server: Server, path: str, body: bytes, content_type: str, session: str, csrf: str) -> float:
+    elapsed, status, _ = timed_post(server, path, body, {"Content-Type": content_type}, session, csrf)
+    if status != 302:
+        raise BenchmarkError(f"{server.label}: upload answered {status}, not a redirect to the gallery")
     return elapsed
 
 
