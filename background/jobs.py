@@ -30,7 +30,7 @@ LAST_SWEEP_KEY = "background:last_sweep"
 LAST_SWEEP_TTL_SECONDS = 24 * 3600
 
 
-def logged(job: Job) -> Job:
+def logged[Job: Callable[..., Any]](job: Job) -> Job:
     """One log line when a job starts and one when it ends, for Heroku's log router (stdout)."""
 
     @functools.wraps(job)

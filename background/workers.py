@@ -67,7 +67,7 @@ MIB = 1024 * 1024
 Number = TypeVar("Number", int, float)
 
 
-def setting(name: str, default: Number) -> Number:
+def setting[Number: (int, float)](name: str, default: Number) -> Number:
     """A number from the Django settings, else from the environment, else the default.
 
     The worker processes take these from their environment, so a test (or an

@@ -150,7 +150,7 @@ class ProcessTree:
         self.stop()
 
 
-def wait_until(
+def wait_until[T](
     condition: Callable[[], T],
     timeout: float,
     message: str,

@@ -241,8 +241,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-
 # --- HTTPS behind Heroku's router -------------------------------------------------------
 
 # The router terminates TLS and says so in X-Forwarded-Proto.

@@ -49,7 +49,7 @@ class RequestBodyLimitMiddleware:
         request.files_accepted = files  # type: ignore[attr-defined]
         limit = settings.REQUEST_MAX_BYTES if files else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
+            length = int(request.headers.get("content-length") or 0)
         except ValueError:
             length = 0  # Django reads no body without a valid length
         if limit is not None and length > limit:

@@ -235,7 +235,7 @@ def stop_all(dynos: list[Dyno]) -> None:
         dyno.stop(grace=10)
 
 
-def wait_until(condition: Callable[[], T], timeout: float, message: str, every: float = 0.25) -> T:
+def wait_until[T](condition: Callable[[], T], timeout: float, message: str, every: float = 0.25) -> T:
     """Poll `condition` until it returns something truthy, which is returned."""
     return poll_until(condition, timeout, message, every)
 
