@@ -1,11 +1,11 @@
-"""The outbox as Django's EMAIL_BACKEND: every email the site sends becomes a row first.
+"""The outbox as Django's default mailer: every email the site sends becomes a row first.
 
 send_mail, EmailMessage.send, mail_admins and any third-party app's mail land here: each
 message is written as an OutgoingEmail row in the caller's transaction (a rolled-back sign-up
 sends nothing), and a job on `high` delivers it after the commit through the backend named
-by OUTBOX_DELIVERY_BACKEND (background/services.py, email_send), with claims, retries, one
+by the "delivery" mailer (background/services.py, email_send), with claims, retries, one
 Message-ID per row and the sweeper behind it.
-https://docs.djangoproject.com/en/5.2/topics/email/#defining-a-custom-email-backend
+https://docs.djangoproject.com/en/6.1/topics/email/#defining-a-custom-email-backend
 
 Attachments are not kept: the outbox stores text and HTML bodies, recipients and headers, so
 a message with attachments is refused with ValueError rather than sent without them.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from email.utils import parseaddr
 from typing import Any
 
 from django.conf import settings
@@ -29,7 +30,16 @@ logger = logging.getLogger(__name__)
 
 
 class EmailBackend(BaseEmailBackend):
-    """Writes each message to the outbox; after `send`, `message.outbox_id` names its row."""
+    """Writes each message to the outbox; after `send`, `message.outbox_id` names its row.
+
+    With `fail_silently` (the "error_reports" mailer's option) a message that cannot be written
+    is logged instead of raised: a 500 caused by the database being down cannot write its
+    report either, and must still be answered as a 500.
+    """
+
+    def __init__(self, *, fail_silently: bool = False, **options: Any) -> None:
+        super().__init__(**options)
+        self.fail_silently = fail_silently
 
     def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
         written = 0
@@ -42,8 +52,6 @@ class EmailBackend(BaseEmailBackend):
                     message.outbox_id = row.pk  # type: ignore[attr-defined]
                     written += 1
         except Exception:
-            # mail_admins' error reports ask for this: a 500 caused by the database being down
-            # cannot write its report either, and must still be answered as a 500.
             if not self.fail_silently:
                 raise
             logger.exception("could not write %d emails to the outbox", len(email_messages))
@@ -64,7 +72,7 @@ def outbox_add(message: EmailMessage) -> OutgoingEmail:
     }
     row = OutgoingEmail.objects.create(
         from_email=message.from_email or settings.DEFAULT_FROM_EMAIL,
-        to=(message.to or message.cc or message.bcc)[0],
+        to=parseaddr((message.to or message.cc or message.bcc)[0])[1],
         recipients=recipients,
         headers={key: str(value) for key, value in message.extra_headers.items() if key.lower() != "message-id"},
         subject=str(message.subject),

@@ -7,7 +7,7 @@ import smtplib
 from typing import Any, NoReturn
 
 from django.conf import settings
-from django.core.mail import get_connection
+from django.core.mail import mailers
 from django.db import transaction
 from django.utils import timezone
 
@@ -35,7 +35,7 @@ def email_send(*, email: OutgoingEmail) -> OutgoingEmail:
         logger.info("email %s is %s or being sent elsewhere; not sent again", email.pk, email.status)
         return email
     email.refresh_from_db()
-    backend = get_connection(settings.OUTBOX_DELIVERY_BACKEND)
+    backend = mailers["delivery"]
     try:
         # One Message-ID per outbox row: if a worker dies after the SMTP server accepted the mail
         # but before the row says "sent", the retry resends the same message, which mail clients
@@ -43,7 +43,7 @@ def email_send(*, email: OutgoingEmail) -> OutgoingEmail:
         outbox.message_of(email, connection=backend, message_id=_message_id(email)).send()
     except BaseException as error:
         if getattr(backend, "delivery_unconfirmed", False):
-            _email_unconfirmed(email, token, error, timeout=backend.timeout)
+            _email_unconfirmed(email, token, error, timeout=getattr(backend, "timeout", None))
         if _refused_for_good(error):
             work.give_up(work.kind_of(OutgoingEmail), email.pk, token, f"The SMTP server refused it: {error}")
         # Connection trouble, a timeout or a worker shutting down: rq retries the job.

@@ -44,7 +44,7 @@ def image_create(*, owner: User, file: UploadedFile) -> Image:
             height=info.height,
         )
         image.original.save(image.token, file, save=False)
-        written.append(image.original.name)
+        written.append(str(image.original.name))
         image.save()
         work.enqueue_on_commit(image)
     return image
@@ -69,7 +69,7 @@ def image_make_thumbnails(*, image: Image) -> Image:
         if direct:
             # Nothing of an object that failed the checks is kept, so nothing of it can be served.
             with transaction.atomic():
-                _delete_files_after_commit([image.original.name])
+                _delete_files_after_commit([str(image.original.name)])
                 return _image_failed(image, token, str(error), original="")
         return _image_failed(image, token, str(error))
     except (FileNotFoundError, ValueError):
@@ -94,13 +94,12 @@ def image_make_thumbnails(*, image: Image) -> Image:
         image.thumbnails.all().delete()
         for thumb in rendered:
             name = f"thumbnails/{image.owner_id}/{image.token}-{thumb.size}.{thumb.extension}"
-            stored = Thumbnail(image=image, size=thumb.size, width=thumb.width, height=thumb.height)
-            # S3 stores the type the bucket will serve; Python 3.11's own table has no .webp, so it is
-            # given rather than guessed from the name.
+            row = Thumbnail(image=image, size=thumb.size, width=thumb.width, height=thumb.height)
+            # S3 stores the type the bucket will serve: given, not left to a guess from the name.
             content = SimpleUploadedFile(name, thumb.content, thumbnails.CONTENT_TYPES[thumb.extension])
-            stored.file.save(name, content, save=False)
-            written.append(stored.file.name)
-            stored.save()
+            row.file.save(name, content, save=False)
+            written.append(str(row.file.name))
+            row.save()
         discarded = [name for name in old_files if name]
         kept_original = image.original.name
         if not settings.KEEP_ORIGINAL_UPLOADS:

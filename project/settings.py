@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from email.utils import getaddresses
+from email.utils import formataddr, getaddresses
 from pathlib import Path
 
 import dj_database_url
@@ -29,13 +29,13 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-def admins_from_env(name: str) -> list[tuple[str, str]]:
-    """`Name <a@example.com>, b@example.com` as ADMINS' (name, address) pairs."""
+def admins_from_env(name: str) -> list[str]:
+    """`Name <a@example.com>, b@example.com` as ADMINS' addresses, each with its display name."""
     value = os.environ.get(name, "")
-    admins = [(display, address) for display, address in getaddresses([value]) if address]
-    if value.strip() and (not admins or any("@" not in address for _, address in admins)):
+    pairs = [(display, address) for display, address in getaddresses([value]) if address]
+    if value.strip() and (not pairs or any("@" not in address for _, address in pairs)):
         raise ImproperlyConfigured(f"{name} must be email addresses, comma-separated, e.g. 'Ops <ops@example.com>'.")
-    return admins
+    return [formataddr(pair) for pair in pairs]
 
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -264,24 +264,34 @@ SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # Every email (send_mail, password resets, mail_admins, third-party apps) goes to the outbox:
 # a row in the caller's transaction that a job on `high` delivers, retried until it is sent.
-# https://docs.djangoproject.com/en/5.2/topics/email/#email-backends
-EMAIL_BACKEND = "background.outbox.EmailBackend"
-# What the outbox's job delivers through: printed to the log until an SMTP server is
+# "delivery" is what that job sends through: printed to the log until an SMTP server is
 # configured, so sign-up works out of the box; then Django's SMTP backend, noting whether a
-# failed send had already handed the message over (background/mail.py).
-# https://docs.djangoproject.com/en/5.2/topics/email/#smtp-backend
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
-OUTBOX_DELIVERY_BACKEND = (
-    "background.mail.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
-)
-EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
-EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
-# A stuck SMTP server must not hold a worker past Heroku's shutdown window.
-# https://docs.djangoproject.com/en/5.2/ref/settings/#email-timeout
-EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT") or "10")
+# failed send had already handed the message over (background/mail.py). "error_reports" is the
+# outbox too, but a report it cannot write (the database is down) is logged, not raised into the
+# 500 being answered. The EMAIL_* variables keep the names of Django's settings before MAILERS.
+# https://docs.djangoproject.com/en/6.1/topics/email/#configuring-mailers
+_email_port = int(os.environ.get("EMAIL_PORT", "587"))
+MAILERS = {
+    "default": {"BACKEND": "background.outbox.EmailBackend"},
+    "error_reports": {"BACKEND": "background.outbox.EmailBackend", "OPTIONS": {"fail_silently": True}},
+    "delivery": (
+        {
+            "BACKEND": "background.mail.EmailBackend",
+            "OPTIONS": {
+                "host": os.environ["EMAIL_HOST"],
+                "port": _email_port,
+                "username": os.environ.get("EMAIL_HOST_USER", ""),
+                "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+                "use_tls": env_bool("EMAIL_USE_TLS", _email_port == 587),
+                "use_ssl": env_bool("EMAIL_USE_SSL", _email_port == 465),
+                # A stuck SMTP server must not hold a worker past Heroku's shutdown window.
+                "timeout": int(os.environ.get("EMAIL_TIMEOUT") or "10"),
+            },
+        }
+        if os.environ.get("EMAIL_HOST")
+        else {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    ),
+}
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "webmaster@localhost")
 # Error reports come from the site's own sender unless told otherwise: Django's default,
 # root@localhost, is refused or filed as spam by most SMTP providers.
@@ -445,12 +455,13 @@ LOGGING = {
     "handlers": {
         "stdout": {"class": "logging.StreamHandler", "formatter": "plain"},
         # Django's report of an unhandled exception in a view, mailed to ADMINS (nobody while
-        # it is empty) through EMAIL_BACKEND, the outbox: a row written as the 500 is answered,
+        # it is empty) through the outbox (MAILERS["error_reports"]): a row written as the 500 is answered,
         # then delivered by a worker and retried like every email. With DEBUG on, the error
         # page already shows the report.
         # https://docs.djangoproject.com/en/5.2/howto/error-reporting/#server-errors
         "mail_admins": {
             "class": "django.utils.log.AdminEmailHandler",
+            "using": "error_reports",
             "level": "ERROR",
             "filters": ["require_debug_false"],
         },

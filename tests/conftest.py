@@ -45,10 +45,11 @@ def own_redis(settings) -> Iterator[redis_server.ThrowawayRedis]:
 
 @pytest.fixture(autouse=True)
 def _outbox_delivers_to_locmem(settings) -> None:
-    # pytest-django makes EMAIL_BACKEND locmem, which would skip the outbox: keep the outbox
+    # Django's test setup makes every mailer locmem, which would skip the outbox: keep the outbox
     # and let its job deliver into django.core.mail.outbox instead.
-    settings.EMAIL_BACKEND = "background.outbox.EmailBackend"
-    settings.OUTBOX_DELIVERY_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    from project.settings import MAILERS
+
+    settings.MAILERS = {**MAILERS, "delivery": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 
 
 @pytest.fixture(autouse=True)

@@ -36,7 +36,7 @@ def test_password_reset_reaches_a_real_smtp_server_through_the_outbox(client, us
 def test_mail_admins_lands_in_the_outbox_and_is_delivered(settings, run_worker):
     from django.core.mail import mail_admins
 
-    settings.ADMINS = [("Ops", "ops@example.com")]
+    settings.ADMINS = ["Ops <ops@example.com>"]
     mail_admins("Internal Server Error: /boom", "Traceback ...")
 
     [row] = OutgoingEmail.objects.all()
@@ -46,4 +46,4 @@ def test_mail_admins_lands_in_the_outbox_and_is_delivered(settings, run_worker):
     from background import jobs
 
     jobs.send_email(row.pk)
-    assert [m.to for m in mail.outbox] == [["ops@example.com"]]
+    assert [m.to for m in mail.outbox] == [["Ops <ops@example.com>"]]
