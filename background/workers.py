@@ -41,7 +41,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, TypeVar
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -64,7 +64,6 @@ IMMINENT_SHUTDOWN_DELAY_SECONDS = 6
 # Sent to the worker's own main thread to interrupt a job; macOS has no real-time signals.
 INTERRUPT_SIGNAL = getattr(signal, "SIGRTMIN", signal.SIGUSR2)
 MIB = 1024 * 1024
-Number = TypeVar("Number", int, float)
 
 
 def setting[Number: (int, float)](name: str, default: Number) -> Number:

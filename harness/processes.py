@@ -13,13 +13,11 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Self, TypeVar
+from typing import IO, Self
 
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-
-T = TypeVar("T")
 
 
 # Heroku stops a dyno's processes with SIGTERM and sends SIGKILL 30 s later.

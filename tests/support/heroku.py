@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
 from pathlib import Path
-from typing import TypeVar
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import psutil
@@ -37,8 +36,6 @@ from tests.support.processes import SHUTDOWN_GRACE_SECONDS as SHUTDOWN_GRACE_SEC
 from tests.support.processes import ProcessTree
 from tests.support.processes import read_procfile as read_procfile  # re-exported for the tests
 from tests.support.processes import wait_until as poll_until
-
-T = TypeVar("T")
 
 # A web dyno that does not bind $PORT within 60 s is killed (R10).
 # https://devcenter.heroku.com/articles/error-codes#r10-boot-timeout
