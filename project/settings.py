@@ -316,6 +316,10 @@ RQ_QUEUES = rq_queues(REDIS_URL)
 # Jobs are enqueued only once the transaction that made their row commits.
 # https://github.com/rq/django-rq#support-for-transactions
 RQ = {"COMMIT_MODE": "on_db_commit"}
+# Django's @task functions run as rq jobs on these queues, queued after the commit, so the
+# Procfile's worker runs them and the dashboard shows them (background/tasks_backend.py).
+# https://docs.djangoproject.com/en/6.0/topics/tasks/
+TASKS = {"default": {"BACKEND": "background.tasks_backend.RQBackend", "QUEUES": ["high", "default", "low"]}}
 # Lets an uptime monitor read the dashboard's stats.json with a bearer token; unset, only
 # superusers can (background/middleware.py).
 # https://github.com/rq/django-rq#queue-statistics
