@@ -415,19 +415,11 @@ REQUEST_MAX_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 # https://docs.gunicorn.org/en/stable/deploy.html
 REQUEST_HEADERS_TIMEOUT = float(os.environ.get("REQUEST_HEADERS_TIMEOUT", "10"))
 REQUEST_BODY_MIN_RATE = float(os.environ.get("REQUEST_BODY_MIN_RATE", "25000"))
-# File parts are counted and sized while the body is parsed: a view takes as many as its
-# @accepts_files says (none by default), each up to MAX_UPLOAD_BYTES, so an oversized or extra
-# file is never held in memory or written to a temporary file.
-# https://docs.djangoproject.com/en/5.2/ref/settings/#file-upload-handlers
-FILE_UPLOAD_HANDLERS = [
-    "web.upload_handlers.UploadLimitsHandler",
-    "django.core.files.uploadhandler.MemoryFileUploadHandler",
-    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
-]
-# An accepted upload is read into memory to be checked and stored anyway, so it is kept there
-# from the start instead of being written to a temporary file and read back.
-# https://docs.djangoproject.com/en/5.2/ref/settings/#file-upload-max-memory-size
-FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
+# Our one handler counts file parts (the view's @accepts_files), drops a file as soon as it
+# passes MAX_UPLOAD_BYTES and keeps each accepted file in memory, because Django's memory or
+# temporary-file choice goes by the whole body's length and sent files near the limit to disk.
+# https://docs.djangoproject.com/en/6.0/topics/http/file-uploads/#upload-handlers
+FILE_UPLOAD_HANDLERS = ["web.upload_handlers.UploadLimitsHandler"]
 # A confirmation link stops working after this many seconds.
 EMAIL_CONFIRMATION_MAX_AGE = int(os.environ.get("EMAIL_CONFIRMATION_MAX_AGE", str(3 * 24 * 3600)))
 # Accounts still unconfirmed after this many days are deleted by the scheduled cleanup.

@@ -3,18 +3,21 @@
 A view takes no file unless it says so with `@accepts_files(n)`. Before anything reads the
 body, RequestBodyLimitMiddleware answers 413 to a declared length larger than the view takes
 (settings.REQUEST_MAX_BYTES with files, DATA_UPLOAD_MAX_MEMORY_SIZE without); while the body
-is parsed, UploadLimitsHandler refuses a file part past the view's count (400) and drops a
-file as soon as it passes MAX_UPLOAD_BYTES. The web dyno's gunicorn worker has already
+is parsed, UploadLimitsHandler refuses a file part past the view's count (400), drops a
+file as soon as it passes MAX_UPLOAD_BYTES, and holds each file it accepts in memory, so no
+upload is ever written to a temporary file. The web dyno's gunicorn worker has already
 refused anything over REQUEST_MAX_BYTES before reading it (project/gunicorn_worker.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from io import BytesIO
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import TooManyFilesSent
+from django.core.files.uploadedfile import InMemoryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import HttpRequest, HttpResponse
 
@@ -62,10 +65,15 @@ class RequestBodyLimitMiddleware:
 
 
 class UploadLimitsHandler(FileUploadHandler):
-    """First in FILE_UPLOAD_HANDLERS: counts file parts and bounds each file's size.
+    """The only upload handler (FILE_UPLOAD_HANDLERS): counts file parts, bounds each file's
+    size, and keeps each file it accepts in memory.
 
-    A file over MAX_UPLOAD_BYTES is skipped, the rest of it read and discarded so the request
-    still parses; the view then sees `request.upload_too_large` and shows the size error.
+    Django's own pair decides memory or a named temporary file from the whole request's length,
+    so a file near MAX_UPLOAD_BYTES, whose body with its framing is just over, went to disk.
+    Here the bound is per file, checked as each chunk arrives: a file over MAX_UPLOAD_BYTES is
+    skipped (Django closes what it held and reads the rest of the part without keeping it) and
+    the view sees `request.upload_too_large` and shows the size error. So a request holds at most
+    its view's file count times MAX_UPLOAD_BYTES, and nothing is written to disk.
     """
 
     # Django always passes the request, and this handler marks it (upload_too_large).
@@ -75,6 +83,8 @@ class UploadLimitsHandler(FileUploadHandler):
         super().__init__(request)
         self.files = 0
         self.received = 0
+        # Django's parser closes `file` when a file is skipped or the upload stopped.
+        self.file = BytesIO()
 
     def new_file(self, *args: Any, **kwargs: Any) -> None:
         super().new_file(*args, **kwargs)
@@ -84,13 +94,24 @@ class UploadLimitsHandler(FileUploadHandler):
             # Django answers 400 to this (a SuspiciousOperation) and stops reading the body.
             raise TooManyFilesSent(f"This form takes {accepted} file(s); the request sent more.")
         self.received = 0
+        self.file = BytesIO()
 
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
         self.received += len(raw_data)
         if self.received > settings.MAX_UPLOAD_BYTES:
             self.request.upload_too_large = True
             raise SkipFile
-        return raw_data
+        self.file.write(raw_data)
+        return None  # kept here: no later handler sees the chunk
 
-    def file_complete(self, file_size: int) -> None:
-        return None
+    def file_complete(self, file_size: int) -> InMemoryUploadedFile:
+        self.file.seek(0)
+        return InMemoryUploadedFile(
+            file=self.file,
+            field_name=self.field_name,
+            name=self.file_name,
+            content_type=self.content_type,
+            size=file_size,
+            charset=self.charset,
+            content_type_extra=self.content_type_extra,
+        )
