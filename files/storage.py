@@ -29,6 +29,7 @@ from files.models import StoredFile
 
 if TYPE_CHECKING:
     import psycopg
+    import psycopg.sql
 
 
 @deconstructible
@@ -112,17 +113,22 @@ def _binary_cursor() -> Iterator[psycopg.Cursor]:
         yield cursor
 
 
+def _statement(template: str) -> psycopg.sql.Composed:
+    """The SQL with StoredFile's table for {table}, quoted as an identifier; values stay parameters."""
+    from psycopg import sql
+
+    return sql.SQL(template).format(table=sql.Identifier(StoredFile._meta.db_table))
+
+
 def _postgres_insert(name: str, data: bytes) -> None:
-    table = StoredFile._meta.db_table
     with _binary_cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (name, content, size, created_at) VALUES (%s, %b, %s, now())",  # noqa: S608
+            _statement("INSERT INTO {table} (name, content, size, created_at) VALUES (%s, %b, %s, now())"),
             (name, data, len(data)),
         )
 
 
 def _postgres_content(name: str) -> bytes | None:
-    table = StoredFile._meta.db_table
     with _binary_cursor() as cursor:
-        row = cursor.execute(f"SELECT content FROM {table} WHERE name = %s", (name,), binary=True).fetchone()  # noqa: S608
+        row = cursor.execute(_statement("SELECT content FROM {table} WHERE name = %s"), (name,), binary=True).fetchone()
     return None if row is None else row[0]
