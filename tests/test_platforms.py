@@ -324,9 +324,29 @@ def test_ci_for_forks_runs_the_readme_test_command_against_postgres_and_redis_se
 
 
 def test_ci_python_is_the_python_version_file():
+    # A job per Python: .python-version's runs every test, 3.12 (the oldest supported) the quick tier.
     [job] = load_workflow()["jobs"].values()
     version = (ROOT / ".python-version").read_text().strip()
-    assert job["container"] == f"python:{version}-bookworm"
+    assert job["container"] == "python:${{ matrix.python }}-bookworm"
+    tiers = {entry["python"]: entry["tier"] for entry in job["strategy"]["matrix"]["include"]}
+    assert tiers == {version: "every test", "3.12": "quick"}
+    assert job["strategy"]["fail-fast"] is False  # one Python's failure does not cancel the other's run
+    steps = {step.get("run", "").strip(): step.get("if") for step in job["steps"] if "run" in step}
+    assert steps["python3 dev.py test"] == "matrix.tier == 'every test'"
+    assert steps['python3 dev.py test -m "not slow" -n 2'] == "matrix.tier == 'quick'"
+    [check_deploy] = [condition for run, condition in steps.items() if "check --deploy" in run]
+    assert check_deploy is None  # both Pythons
+    [upgrade] = [run for run in steps if "django-upgrade" in run]
+    assert "--target-version 6.1 --check" in upgrade
+
+
+def test_ci_run_runs_every_test_on_the_runtime_python_and_the_quick_tier_on_3_12():
+    script = (ROOT / ".ci" / "run").read_text()
+    assert 'PYTHON="$PYTHON_312" DEV_VENV=.venv-3.12' in script
+    assert re.search(r'DEV_VENV=\.venv-3\.12 \\\n\s+"\$PYTHON" dev\.py test -m "not slow" -n 4', script)
+    assert "check_deploy .venv-3.12/bin/python" in script
+    assert 'check_deploy "$VENV_PY"' in script
+    assert "django-upgrade --target-version 6.1 --check" in script
 
 
 def test_dependabot_updates_pip_requirements_and_github_actions():
