@@ -60,6 +60,8 @@ class OutgoingEmail(WorkItem):
         retry_schedule_setting = "EMAIL_RETRY_SCHEDULE"
         also_given_up = ("unconfirmed",)
         reset_fields: ClassVar[dict[str, Any]] = {"unconfirmed_sends": 0}
+        # While emails wait on a retry, the sweeper asks whether the SMTP server answers again.
+        resume_check = "background.services.email_delivery_answers"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails"

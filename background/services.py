@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.mail import mailers
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from background import outbox, work
 from background.models import OutgoingEmail
@@ -49,7 +50,9 @@ def email_send(*, email: OutgoingEmail) -> OutgoingEmail:
         # Connection trouble, a timeout or a worker shutting down: rq retries the job.
         work.release(work.kind_of(OutgoingEmail), email.pk, token, error)
         raise
-    fields: dict[str, Any] = {"status": OutgoingEmail.Status.SENT, "sent_at": timezone.now()}
+    # The last error belonged to an attempt that failed; a sent row has none (the admin shows
+    # no history of errors, only this field).
+    fields: dict[str, Any] = {"status": OutgoingEmail.Status.SENT, "sent_at": timezone.now(), "last_error": ""}
     if email.unconfirmed_sends:
         fields["last_error"] = (
             f"Sent on attempt {email.attempts}; the server did not confirm an earlier attempt, "
@@ -57,8 +60,45 @@ def email_send(*, email: OutgoingEmail) -> OutgoingEmail:
         )
     work.finish(work.kind_of(OutgoingEmail), email.pk, token, **fields)
     logger.info("sent email %s", email.pk)
+    _email_backlog_forward()
     email.refresh_from_db()
     return email
+
+
+def _email_backlog_forward() -> None:
+    """The server just took a message: emails waiting on a retry need not wait out the schedule.
+
+    After an outage the waiting emails' next attempts lie up to 10 min, 30 min, hours ahead
+    (EMAIL_RETRY_SCHEDULE). Each successful send brings the oldest few forward, enough to fill
+    the `high` queue to work.RETRY_NOW_BATCH jobs; their own successes bring the next few, so
+    the backlog goes as fast as the workers send it, oldest first, fresh emails interleaved.
+    When no email is sent at all, the sweeper's check (email_delivery_answers) starts it.
+    The send is done whatever happens here: a failure is only logged, and the retries keep
+    their schedule.
+    """
+    try:
+        work.retry_waiting_now(work.kind_of(OutgoingEmail))
+    except RedisError as error:
+        logger.warning("could not bring waiting emails forward; they keep their retry schedule: %s", error)
+    except Exception:
+        logger.exception("could not bring waiting emails forward; they keep their retry schedule")
+
+
+def email_delivery_answers() -> bool:
+    """Whether the delivery backend takes a connection now: the outbox's resume_check.
+
+    The sweeper calls it (every minute) only while emails wait on a retry. Connecting and
+    saying hello (and logging in, with credentials) without sending anything: True brings the
+    waiting emails forward (work.retry_waiting_now), so after an SMTP outage the backlog goes
+    within about a minute of the server answering, rather than at its next scheduled retry.
+    """
+    try:
+        with mailers["delivery"]:
+            pass
+    except Exception as error:
+        logger.info("the SMTP server still does not answer; waiting emails keep their schedule: %s", error)
+        return False
+    return True
 
 
 # A message handed over but never confirmed may have been delivered; it is handed over once

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import logging
 import secrets
 from collections.abc import Mapping
@@ -26,8 +27,9 @@ from typing import Any, NoReturn, Protocol
 from django.apps import apps
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Model, Q
+from django.db.models import F, Model, Q, QuerySet
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
 from rq import Queue, Retry, get_current_job
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
@@ -51,6 +53,10 @@ RESULT_TTL = 3600
 SCHEDULER_GRACE_SECONDS = 30
 # In a parked job's meta: its row was given up for good while the job sat in the failed registry.
 PARKED = "parked_when_given_up"
+# Retries brought forward (retry_waiting_now) fill the kind's queue up to this many jobs, no
+# more: a worker dyno's 2 workers send that many emails in a second or two, and work queued
+# meanwhile waits behind at most these, not behind the whole backlog.
+RETRY_NOW_BATCH = 10
 
 
 class GaveUp(Exception):
@@ -78,6 +84,9 @@ class WorkKind:
     reset_fields: Mapping[str, Any] = field(default_factory=dict)
     # Fields the sweeper sets besides status when it gives a row up (e.g. what a person reads).
     gave_up_fields: Mapping[str, Any] = field(default_factory=dict)
+    # Dotted path of a function (no arguments, returns bool) the sweeper calls while rows wait
+    # on a retry: True (what failed them answers again) brings their retries forward.
+    resume_check: str | None = None
 
     def job_id(self, pk: int) -> str:
         # One rq job id per row: the sweeper can see whether the row's job is still alive.
@@ -113,7 +122,9 @@ class WorkDeclaration(Protocol):
     in_progress, failed: the status values. Optional: retry_schedule_setting (the setting with
     the seconds before each retry; default WORK_RETRY_SCHEDULE), max_attempts_setting (default:
     one more than the schedule's waits), also_given_up (other statuses that mean given up),
-    reset_fields, gave_up_fields.
+    reset_fields, gave_up_fields, resume_check (the dotted path of a function the sweeper calls
+    while rows wait on a retry; if it returns True their retries are brought forward, see
+    retry_waiting_now).
     """
 
     job: str
@@ -147,6 +158,7 @@ def _kind_of(model: type[Model]) -> WorkKind:
         also_given_up=tuple(getattr(declared, "also_given_up", ())),
         reset_fields=dict(getattr(declared, "reset_fields", {})),
         gave_up_fields=dict(getattr(declared, "gave_up_fields", {})),
+        resume_check=getattr(declared, "resume_check", None),
     )
 
 
@@ -347,18 +359,98 @@ def is_job_alive(kind: WorkKind, pk: int) -> bool:
     return False
 
 
+def waiting_on_retry(kind: WorkKind) -> QuerySet[Any]:
+    """Rows handed back after a failed attempt, whose next attempt has yet to come (or be queued)."""
+    waiting: QuerySet[Any] = kind.model.objects.filter(status=kind.pending, attempts__gt=0)
+    return waiting
+
+
+def retry_waiting_now(kind: WorkKind, *, batch: int = RETRY_NOW_BATCH) -> int:
+    """Bring forward the retries of rows waiting out their schedule, oldest row first; how many.
+
+    For when whatever failed them works again (an email's run sent its message; the sweeper's
+    resume_check found the SMTP server answering): waiting out the schedule would leave an
+    outage's backlog idle for up to its longest wait (10 min, then 30 min... for emails).
+
+    A row's retry is its rq job waiting in the queue's scheduled registry; it is moved into the
+    queue (the ZREM there lets one process move it, so a job is not queued twice, and the row's
+    claim makes any duplicate run harmless anyway). Only enough to fill the queue to `batch`
+    jobs are moved at once, never a whole backlog: each success of the jobs moved moves the
+    next few, so the backlog goes as fast as the workers send it, oldest first, and fresh work
+    interleaves with it. A row whose last attempt was less than the schedule's first wait ago
+    is left to its schedule: should the success have been a fluke, bringing rows forward
+    spends their attempts no faster than that wait. Nothing else changes: each run still
+    claims the row, counts an attempt, and gives up after the last.
+    """
+    queue = queues.get_queue(kind.queue)
+    room = batch - queue.count
+    if room <= 0:
+        return 0
+    registry = queue.scheduled_job_registry
+    now = timezone.now()
+    rested = now - timedelta(seconds=(kind.retry_waits() or [0])[0])
+    waiting = (
+        waiting_on_retry(kind)
+        .filter(updated_at__lte=rested)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)
+        .iterator(chunk_size=100)
+    )
+    moved = 0
+    for chunk in itertools.batched(waiting, 100):
+        job_ids = [kind.job_id(pk) for pk in chunk]
+        with queue.connection.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.zscore(registry.key, job_id)
+            due_at = pipe.execute()
+        for job_id, score in zip(job_ids, due_at, strict=True):
+            # Not in the registry: queued or running already, or lost (the sweeper's business).
+            # Due already: the scheduler is about to queue it.
+            if score is None or score <= now.timestamp():
+                continue
+            with contextlib.suppress(NoSuchJobError, InvalidJobOperation):
+                registry.requeue(job_id)
+                moved += 1
+            if moved >= room:
+                break
+        if moved >= room:
+            break
+    if moved:
+        logger.info("brought %d retries of %s forward", moved, kind.model._meta.model_name)
+    return moved
+
+
+def _resumed(kind: WorkKind) -> bool:
+    """Whether the kind's resume_check says what failed its waiting rows works again."""
+    if kind.resume_check is None or not waiting_on_retry(kind).exists():
+        return False
+    try:
+        return bool(import_string(kind.resume_check)())
+    except Exception:
+        logger.exception("%s failed", kind.resume_check)
+        return False
+
+
 @dataclass
 class SweepReport:
     requeued: int = 0
     failed: int = 0
     alive: int = 0
+    # Retries brought forward because the kind's resume_check said it works again.
+    retried_now: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"requeued": self.requeued, "failed": self.failed, "alive": self.alive}
+        return {"requeued": self.requeued, "failed": self.failed, "alive": self.alive, "retried_now": self.retried_now}
 
 
 def sweep(*, limit: int = 500) -> SweepReport:
-    """Queue again every row left pending or claimed too long, or fail it after its last attempt."""
+    """Queue again every row left pending or claimed too long, or fail it after its last attempt.
+
+    Then, for each kind that declares a resume_check, with rows waiting on a retry: if the
+    check passes, bring the first of those retries forward (retry_waiting_now); their
+    successes bring the rest. A backlog does not wait for a retry the schedule put far off
+    when no new work arrives to succeed first.
+    """
     report = SweepReport()
     now = timezone.now()
     every_kind = kinds()
@@ -377,7 +469,9 @@ def sweep(*, limit: int = 500) -> SweepReport:
                 report.alive += 1
             elif enqueue(kind, row.pk, attempts_done=row.attempts):
                 report.requeued += 1
-    if report.requeued or report.failed:
+        if _resumed(kind):
+            report.retried_now += retry_waiting_now(kind)
+    if report.requeued or report.failed or report.retried_now:
         logger.info("sweep: %s", report.as_dict())
     return report
 
