@@ -247,6 +247,11 @@ def use_suitable_python(argv: list[str]) -> str | None:
         if os.path.realpath(chosen.executable) != os.path.realpath(running.executable):
             sys.stdout.flush()
             os.environ[REEXEC_MARK] = "1"
+            selected = os.environ.get("PYENV_VERSION")
+            if selected and f"/versions/{selected}/" not in chosen.executable:
+                # pyenv's selection for the shim that started this python3, not for the one chosen.
+                os.environ.pop("PYENV_VERSION")
+                os.environ.pop("PYENV_DIR", None)
             os.execv(chosen.executable, [chosen.executable, str(ROOT / "dev.py"), *argv])  # noqa: S606
     print(f"dev.py: using {running.describe()}", flush=True)
     return None
