@@ -1,4 +1,4 @@
-"""The accounts app's scheduled job (accounts/schedule.py)."""
+"""The accounts app's jobs: the scheduled clean-up (accounts/schedule.py) and the password reset email."""
 
 from __future__ import annotations
 
@@ -7,9 +7,14 @@ from datetime import timedelta
 from django.conf import settings
 
 from accounts import services
-from background.jobs import logged
+from background.jobs import logged, logged_privately
 
 
 @logged
 def delete_unconfirmed_accounts() -> int:
     return services.user_delete_unconfirmed(older_than=timedelta(days=settings.UNCONFIRMED_ACCOUNT_MAX_AGE_DAYS))
+
+
+@logged_privately  # the address is whatever someone typed: not for the log
+def send_password_reset(email: str, domain: str, use_https: bool) -> int:
+    return services.password_reset_send(email=email, domain=domain, use_https=use_https)

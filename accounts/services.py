@@ -1,4 +1,4 @@
-"""Accounts: sign-up, the confirmation link, and the clean-up of accounts never confirmed."""
+"""Accounts: sign-up, the confirmation link, password reset, and the clean-up of accounts never confirmed."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.hashers import make_password
 from django.core import signing
 from django.core.mail import EmailMessage, EmailMultiAlternatives
@@ -14,9 +15,12 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from redis.exceptions import RedisError
+from rq import Retry
 
 from accounts.models import User
 from accounts.signals import users_deleting
+from background import queues, work
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +94,93 @@ def user_delete_unconfirmed(*, older_than: timedelta) -> int:
     return count
 
 
-# --- Emails -----------------------------------------------------------------------------
+# --- Password reset -----------------------------------------------------------------------
+
+
+def password_reset_request(*, email: str, domain: str, use_https: bool) -> None:
+    """Ask for a reset link for whatever address was typed; the request cannot tell whether it has an account.
+
+    Known or not, the request does the same work: one job queued with the address
+    (accounts.jobs.send_password_reset), nothing read or written in the database. The worker
+    looks the address up and, for an account, writes the reset email to the outbox, which
+    delivers it like any other email. Doing the look-up and the outbox write in the request made
+    a known address answer measurably slower (a 7 ms median against 5 ms), which tells anyone
+    who asks that it has an account.
+
+    Trade-off, so that nothing is lost: if Redis does not take the job (down, full, hung: the
+    web's client gives up within a second), the request does the worker's part itself. The
+    person gets the reset email (the outbox row waits for the sweeper, which queues it once Redis
+    is back) and the page is no 500; only then, during a Redis outage, does a known address
+    answer more slowly than an unknown one again. A job Redis took but then lost (flushed before
+    a worker took it) sends nothing, as no row records it: the person asks again, as one does
+    when no email comes. A durable row for every request would close that gap, at the cost of
+    keeping every address anyone types.
+    """
+    try:
+        queues.get_queue("high").enqueue(
+            "accounts.jobs.send_password_reset",
+            email,
+            domain,
+            use_https,
+            # The worker's database down for a moment is not the end of the reset.
+            retry=Retry(max=3, interval=[10, 60, 300]),
+            # Keeps the address someone typed no longer in Redis than needed.
+            result_ttl=0,
+            failure_ttl=work.FAILURE_TTL,
+        )
+    except RedisError as error:
+        logger.warning("could not queue a password reset; sending it from the request: %s", error)
+        password_reset_send(email=email, domain=domain, use_https=use_https)
+
+
+class _PasswordResetForm(PasswordResetForm):
+    """Django's reset email, but a message the outbox cannot write raises instead of being logged away.
+
+    Django's form logs any failure to send and carries on; here the "sending" is the outbox
+    write, and a job that raises is retried.
+    """
+
+    sent = 0
+
+    def send_mail(
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        subject = "".join(render_to_string(subject_template_name, context).splitlines())
+        message = EmailMultiAlternatives(
+            subject, render_to_string(email_template_name, context), from_email, [to_email]
+        )
+        if html_email_template_name is not None:
+            message.attach_alternative(render_to_string(html_email_template_name, context), "text/html")
+        message.send()
+        self.sent += 1
+
+
+def password_reset_send(*, email: str, domain: str, use_https: bool) -> int:
+    """Write a reset email to the outbox for each active account with this address; how many were written.
+
+    Django's PasswordResetForm decides who gets one (an active account whose password is
+    usable) and what it says. `domain` and `use_https` are the asking request's, for the link.
+    """
+    form = _PasswordResetForm({"email": email})
+    if not form.is_valid():
+        return 0
+    with transaction.atomic():
+        form.save(
+            domain_override=domain,
+            use_https=use_https,
+            subject_template_name="accounts/email/password_reset_subject.txt",
+            email_template_name="accounts/email/password_reset.txt",
+            html_email_template_name="accounts/email/password_reset.html",
+            # The product's name, not the request's host (which is the domain).
+            extra_email_context={"site_name": settings.SITE_NAME},
+        )
+    return form.sent
 
 
 # --- Emails -----------------------------------------------------------------------------

@@ -30,14 +30,14 @@ LAST_SWEEP_KEY = "background:last_sweep"
 LAST_SWEEP_TTL_SECONDS = 24 * 3600
 
 
-def logged[Job: Callable[..., Any]](job: Job) -> Job:
+def logged[Job: Callable[..., Any]](job: Job, *, args_shown: bool = True) -> Job:
     """One log line when a job starts and one when it ends, for Heroku's log router (stdout)."""
 
     @functools.wraps(job)
     def run(*args: Any) -> Any:
         current = get_current_job()
         where = f"job={current.id if current else '-'} queue={current.origin if current else '-'} func={job.__name__}"
-        logger.info("job started %s args=%s", where, list(args))
+        logger.info("job started %s args=%s", where, list(args) if args_shown else "(not shown)")
         started = time.monotonic()
         outcome = "ok"
         try:
@@ -49,6 +49,11 @@ def logged[Job: Callable[..., Any]](job: Job) -> Job:
             logger.info("job ended %s duration_ms=%d outcome=%s", where, (time.monotonic() - started) * 1000, outcome)
 
     return run  # type: ignore[return-value]
+
+
+def logged_privately[Job: Callable[..., Any]](job: Job) -> Job:
+    """`logged`, but its arguments stay out of the log: for a job given what a person typed (an address)."""
+    return logged(job, args_shown=False)
 
 
 def job(queue: str = "default", **options: Any) -> Callable[[Job], Job]:

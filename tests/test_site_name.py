@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import django_rq
 import pytest
 from django.core import mail
 from django.urls import reverse
 
 from background import jobs
 from background.models import OutgoingEmail
+from background.redis_config import SERIALIZER
 from tests.support import outbox
 
 pytestmark = pytest.mark.django_db
@@ -47,6 +49,8 @@ def test_the_confirmation_email_says_the_site_name_in_subject_and_body(django_us
 
 def test_the_password_reset_email_says_the_site_name_not_the_host(client, user):
     client.post(reverse("password_reset"), {"email": user.email})
+    # The request queued a job that writes the email to the outbox.
+    django_rq.get_worker("high", worker_class="rq.SimpleWorker", serializer=SERIALIZER).work(burst=True)
 
     [row] = OutgoingEmail.objects.all()
     assert row.subject == f"Reset your password for {NAME}"
