@@ -8,20 +8,25 @@ once, one in each Procfile worker's parent process (rqworker-pool), and at most 
   names its holder (dyno, pid) and carries a random token. The holder renews it each tick with
   a script that checks the token first; a clean stop deletes it the same way. A holder that dies
   loses it when it expires (SCHEDULE_LEASE_SECONDS), and another dyno takes it at its next tick.
+  A holder believes it holds the lease only after a reply it saw; an acquire whose reply timed
+  out may still have gone through (Redis runs it when it wakes), so the next attempt, a tick
+  later, finds the key naming this holder and takes it as its own.
 - Each firing is fenced: one transaction WATCHes the lease, the entry's record and the job's key,
   checks the lease still holds this token, then queues the job and records the slot. A holder
   that was paused past its lease (SIGSTOP, a stalled VM) and wakes up finds another token, or
   sees the transaction fail because the lease moved under it, and queues nothing.
 - A firing's job id names the entry and its slot, and the transaction refuses a job id that
   exists, so even two processes that both believe they hold the lease queue a slot once.
-- The record of each entry's last fired slot outlives restarts, so a restart fires nothing
+- The record of each entry's last fired slot, and when its next is due (for /healthz, which
+  need not know the schedule's timing), outlives restarts, so a restart fires nothing
   again; slots missed while no worker ran fire when one is back if they are at most
   SCHEDULE_CATCHUP_SECONDS old, and older ones are skipped with a log line. With no record (a
   new or flushed Redis) an interval entry fires its current slot and a cron entry waits for
   its next time.
 
-Redis errors never end the process: one log line, then a wait of 1 s doubling to
-REDIS_RETRY_MAX_SECONDS (background/workers.RedisBackoff), as the workers do.
+Redis errors never end the process: the scheduler tries again every tick, logging at 1 s
+doubling to REDIS_RETRY_MAX_SECONDS (background/workers.RedisBackoff), so the schedule resumes
+within a tick of Redis answering again.
 """
 
 from __future__ import annotations
@@ -60,8 +65,11 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+# Ours already, it is renewed: an earlier acquire whose reply timed out (a frozen Redis that ran
+# it on waking) took it, and believing only a reply seen would leave it held by nobody.
 ACQUIRE_SCRIPT = """
-if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+if redis.call('get', KEYS[1]) == ARGV[1] or redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('pexpire', KEYS[1], ARGV[2])
   redis.call('set', KEYS[2], ARGV[3])
   return 1
 end
@@ -210,13 +218,14 @@ class Scheduler:
                         key,
                         mapping={
                             "slot": plan.slot,
+                            "next_due": entry.next_slot(plan.slot),
                             "fired_slot": plan.slot,
                             "job_id": job_id,
                             "enqueued_at": f"{now:.3f}",
                         },
                     )
                 else:
-                    pipe.hset(key, "slot", plan.slot)
+                    pipe.hset(key, mapping={"slot": plan.slot, "next_due": entry.next_slot(plan.slot)})
                 pipe.execute()
             except WatchError:
                 # The lease or the record changed while we looked: another holder acted, or we
@@ -373,7 +382,7 @@ class SchedulerThread:
         logger.info("schedule: scheduler %s stopped", self.scheduler.value)
 
     def _run(self) -> None:
-        backoff = RedisBackoff(logger, f"schedule: scheduler {self.scheduler.value}")
+        backoff = RedisBackoff(logger, f"schedule: scheduler {self.scheduler.value}", retry_seconds=self.tick_seconds)
         while not self._stop.is_set():
             try:
                 with _TICKING:

@@ -91,32 +91,42 @@ def worker_ttl_seconds() -> int:
 
 
 class RedisBackoff:
-    """Wait after a Redis error, 1 s doubling to REDIS_RETRY_MAX_SECONDS; one log line per failure."""
+    """Wait after a Redis error, 1 s doubling to REDIS_RETRY_MAX_SECONDS; one log line per wait.
+
+    With `retry_seconds` every wait is that long instead, and the doubling only spaces the log
+    lines: for a loop that must resume within its own period of Redis answering again.
+    """
 
     FIRST_DELAY_SECONDS = 1.0
 
-    def __init__(self, log: logging.Logger, who: str) -> None:
+    def __init__(self, log: logging.Logger, who: str, *, retry_seconds: float | None = None) -> None:
         self.log = log
         self.who = who
+        self.retry_seconds = retry_seconds
         self.failures = 0
         self.delay = self.FIRST_DELAY_SECONDS
+        self._next_log_at = 0.0
 
     def failed(self, error: BaseException) -> None:
-        """Log the error and sleep; a stop signal's handler may raise out of the sleep."""
+        """Log the error (when due) and sleep; a stop signal's handler may raise out of the sleep."""
         self.failures += 1
-        message = str(error).splitlines()[0] if str(error) else ""
-        self.log.warning(
-            "%s: Redis error %s: %s; retrying in %.0f s", self.who, type(error).__name__, message, self.delay
-        )
-        delay = self.delay
-        self.delay = min(self.delay * 2, redis_retry_max_seconds())
-        time.sleep(delay)
+        wait = self.delay if self.retry_seconds is None else self.retry_seconds
+        now = time.monotonic()
+        if now >= self._next_log_at:
+            message = str(error).splitlines()[0] if str(error) else ""
+            self.log.warning(
+                "%s: Redis error %s: %s; retrying in %.0f s", self.who, type(error).__name__, message, wait
+            )
+            self._next_log_at = now + self.delay
+            self.delay = min(self.delay * 2, redis_retry_max_seconds())
+        time.sleep(wait)
 
     def succeeded(self) -> None:
         if self.failures:
             self.log.info("%s: Redis answers again after %d failed attempts", self.who, self.failures)
         self.failures = 0
         self.delay = self.FIRST_DELAY_SECONDS
+        self._next_log_at = 0.0
 
 
 def resident_mib() -> float:

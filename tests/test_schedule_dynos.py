@@ -285,3 +285,38 @@ def test_with_only_web_and_one_worker_from_the_procfile_the_cleanup_and_the_swee
         output = formation.dynos["worker.1"].output()
         assert "schedule: queued schedule-delete_unconfirmed_accounts-" in output
         assert "schedule: queued schedule-sweep_stuck_work-" in output
+
+
+def test_a_redis_frozen_across_the_lease_expiry_leaves_no_lease_held_by_nobody(dyno_env, own_redis):
+    # Each scheduler's calls time out while Redis is stopped, and a lease request sent before its
+    # timeout still goes through when Redis wakes: the key then names a dyno that never saw the
+    # reply. It must take the lease as its own at its next tick, not leave it to expire. A lease
+    # of 20 s here tells the two apart: waiting for the expiry would queue nothing for 20 s.
+    lease_seconds = 20
+    formation = Formation({**dyno_env, "SCHEDULE_LEASE_SECONDS": str(lease_seconds)}, own_redis)
+    for _ in range(2):
+        formation.start()
+    try:
+        formation.wait_for_holder(None, 60)
+        wait_until(lambda: len(firings(formation.every_process())) >= 2, 30, "a few firings")
+
+        own_redis.freeze()
+        time.sleep(lease_seconds + 2)  # the lease expires while Redis is stopped
+        own_redis.thaw()
+        thawed = time.time()
+        wait_until(
+            lambda: [late for slot, late, _ in firings(formation.every_process()) if slot + late > thawed],
+            2 * lease_seconds,
+            "a firing after the thaw",
+            every=0.1,
+        )
+        time.sleep(3 * EVERY_SECONDS)
+        fired = firings(formation.every_process())
+        first_after = min(slot + late for slot, late, _ in fired if slot + late > thawed) - thawed
+        print(f"\nRedis stopped {lease_seconds + 2} s; first slot queued {first_after:.1f} s after it woke")
+
+        # The bound is a lease and a tick; a tick and room for a busy machine is what holds.
+        assert first_after <= TICK_SECONDS + 5, fired
+        assert_each_slot_queued_and_run_exactly_once(own_redis, fired)
+    finally:
+        formation.stop_all()
