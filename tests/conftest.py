@@ -30,6 +30,15 @@ def _queues_on_test_redis(redis_url: str, settings) -> Iterator[None]:
     redis_server.empty(redis_url)
 
 
+@pytest.fixture(autouse=True)
+def _health_remembers_nothing_of_earlier_tests(monkeypatch) -> None:
+    # /healthz keeps what it saw of the workers across a FLUSHALL, in the process; each test
+    # starts with a process that has seen nothing, as a new web dyno does.
+    from background import health
+
+    monkeypatch.setattr(health, "_seen", health._Seen())
+
+
 @pytest.fixture
 def own_redis(settings) -> Iterator[redis_server.ThrowawayRedis]:
     """A Redis server of the test's own, which it may fill, freeze, flush or restart."""

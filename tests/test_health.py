@@ -16,8 +16,9 @@ import pytest
 from django.urls import reverse
 from rq import worker_registration
 
+from background import queues
 from background.redis_config import rq_queues
-from background.scheduler import LEASE_KEY
+from background.scheduler import LEASE_KEY, TICK_KEY, last_key
 from tests.support.backend import (
     COMPRESSED_ENV,
     COMPRESSED_HEALTH,
@@ -30,7 +31,7 @@ from tests.support.chores import queue_chore
 from tests.support.processes import Process, procfile_command, wait_until
 from tests.support.redis_server import ThrowawayRedis
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -76,6 +77,21 @@ def test_a_full_redis_that_refuses_writes_is_reported_at_once(client, own_redis)
     assert body["queues"]["waiting"] == {"high": 0, "default": 0, "low": 0}  # reads still answer
     own_redis.free()
     assert health(client)[1]["redis"] == {"ok": True}
+
+
+@pytest.mark.parametrize(("waited", "overdue"), [(5, []), (40, ["sweep_stuck_work"])])
+def test_a_due_slot_left_unfired_past_a_lease_and_two_ticks_fails_the_schedule(client, waited, overdue):
+    # A lease that names a holder and a fresh tick are not enough: someone must fire what is due.
+    redis = queues.connection()
+    now = time.time()
+    redis.set(LEASE_KEY, json.dumps({"holder": "worker.1", "pid": 1, "token": "t"}))
+    redis.set(TICK_KEY, f"{now:.3f}")
+    redis.hset(last_key(schedule_entry("sweep_stuck_work")), mapping={"slot": 0, "next_due": f"{now - waited:.3f}"})
+
+    _, body = health(client)
+
+    assert body["schedule"]["overdue"] == overdue
+    assert ("schedule" in body["failing"]) == bool(overdue)
 
 
 def test_a_job_waiting_too_long_makes_the_queues_part_fail(client, settings, django_capture_on_commit_callbacks):
@@ -150,7 +166,7 @@ def test_idle_workers_stay_healthy_for_ten_minutes_of_production_heartbeats(clie
 
 
 @pytest.mark.slow
-def test_after_a_flushall_the_running_workers_and_scheduler_are_seen_again_within_one_heartbeat(
+def test_after_a_flushall_idle_workers_are_never_named_and_are_seen_again_within_one_heartbeat(
     client, own_redis, backend_env
 ):
     with worker_dyno(backend_env):
@@ -158,13 +174,31 @@ def test_after_a_flushall_the_running_workers_and_scheduler_are_seen_again_withi
 
         own_redis.client.flushall()
         flushed = time.monotonic()
-        wait_until(lambda: health(client)[0] == 200, 4 * HEARTBEAT_SECONDS, "the next heartbeats", every=0.2)
-        print(f"healthy again {time.monotonic() - flushed:.1f} s after FLUSHALL")
+        named: list[dict] = []
 
-        # Both workers of the pool re-register, each at its own next heartbeat.
-        wait_until(
-            lambda: own_redis.client.scard("rq:workers") == 2, 4 * HEARTBEAT_SECONDS, "both workers to re-register"
+        def both_registered_again() -> bool:
+            _, body = health(client)
+            if "workers" in body["failing"]:
+                named.append(body)
+            return own_redis.client.scard("rq:workers") == 2
+
+        # Both workers of the pool re-register, each at its own next heartbeat; until then
+        # their heartbeats from before the flush stand for them.
+        wait_until(both_registered_again, 4 * HEARTBEAT_SECONDS, "both workers to re-register", every=0.2)
+        registered = time.monotonic() - flushed
+        wait_until(lambda: health(client)[0] == 200, 4 * HEARTBEAT_SECONDS, "a 200 again", every=0.2)
+        print(
+            f"both workers registered again {registered:.1f} s after FLUSHALL, 200 {time.monotonic() - flushed:.1f} s"
         )
+
+        assert named == [], named[0]
+
+
+def schedule_entry(name: str):
+    from background import schedule
+
+    [entry] = [entry for entry in schedule.entries() if entry.name == name]
+    return entry
 
 
 def holder_pid(own_redis: ThrowawayRedis) -> int | None:

@@ -8,6 +8,7 @@ minute, retries capped at 4 s instead of 30 s.
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.urls import reverse
+from redis.exceptions import RedisError
 
 from background import queues
 from background.models import OutgoingEmail
@@ -90,6 +92,8 @@ def test_a_signup_while_redis_hangs_answers_in_seconds_not_after_retries(client,
 # acceptance's 60 s is run by the demo's version (tests/demo/test_redis_full_uploads.py), with
 # uploads: doubling this one too would add half a minute of CI for no cycle it does not see.
 FULL_SECONDS = 30
+# The issue's own figure: a minute at maxmemory.
+FULL_AT_MAXMEMORY_SECONDS = 60
 FROZEN_SECONDS = 30
 
 
@@ -173,6 +177,54 @@ def test_a_full_redis_stops_no_process_and_every_row_is_done_within_two_sweeps_o
             "schedule: scheduler" in line and "Redis error OutOfMemoryError" in line
             for line in worker.output().splitlines()
         )
+
+
+SWEEP_QUEUED = re.compile(r"schedule: queued schedule-sweep_stuck_work-(\d+) ")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_redis_at_its_maxmemory_is_503_whenever_an_enqueue_is_refused_and_loses_no_sweep(
+    client, own_redis, backend_env
+):
+    # Filled to its maxmemory and left there, as a Redis full of its own traffic is: whenever a
+    # key expires or a job is taken it takes a write or two, so a probe alone flaps.
+    from tests.workapp.jobs import ping
+
+    with worker_dyno(backend_env) as worker:
+        wait_until(lambda: health(client)[0] == 200, 60, "a healthy start", every=0.5)
+
+        own_redis.fill(hold=False)
+        full_since, full_since_at = time.monotonic(), time.time()
+        polls: list[tuple[bool, int]] = []
+        while time.monotonic() - full_since < FULL_AT_MAXMEMORY_SECONDS:
+            try:
+                ping.delay(len(polls))
+                refused = False
+            except RedisError:
+                refused = True
+            polls.append((refused, health(client)[0]))
+            time.sleep(0.5)
+        own_redis.free()
+        freed, freed_at = time.monotonic(), time.time()
+        wait_until(lambda: health(client)[0] == 200, 10, "a 200 within 10 s of freeing", every=0.2)
+        healthy = time.monotonic() - freed
+        time.sleep(2 * SWEEP_SECONDS)
+        refusals = sum(refused for refused, _ in polls)
+        print(
+            f"{FULL_AT_MAXMEMORY_SECONDS} s at maxmemory: {refusals} of {len(polls)} enqueues refused, "
+            f"/healthz 503 {sum(status == 503 for _, status in polls)} times; 200 {healthy:.1f} s after freeing"
+        )
+
+        assert refusals, "the fill refused no enqueue: nothing was tested"
+        assert [status for refused, status in polls if refused] == [503] * refusals
+        # Every sweep slot from before the fill to after it queued exactly once: those due while
+        # Redis refused writes when it took them again.
+        slots = [int(slot) for slot in SWEEP_QUEUED.findall(worker.output())]
+        assert len(slots) == len(set(slots)), slots
+        assert slots == list(range(slots[0], slots[-1] + SWEEP_SECONDS, SWEEP_SECONDS)), slots
+        assert slots[0] < full_since_at and slots[-1] >= freed_at, (full_since_at, freed_at, slots)
+        assert_no_process_exited(worker)
 
 
 @pytest.mark.slow

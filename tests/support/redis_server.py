@@ -109,12 +109,14 @@ class ThrowawayRedis:
                     raise
                 time.sleep(0.05)
 
-    def fill(self, headroom_bytes: int = 1024 * 1024, chunk_bytes: int = 64 * 1024) -> int:
+    def fill(self, headroom_bytes: int = 1024 * 1024, chunk_bytes: int = 64 * 1024, *, hold: bool = True) -> int:
         """Cap memory just above what is in use, with Heroku's noeviction, and write until refused.
 
-        The cap then goes a margin below what is used, so that the small deletions a running
-        system makes (a job taken, a key expiring) cannot bring it back under and let writes
-        through now and then: it stays full until free(). Returns the bytes of filler written.
+        With `hold`, the cap then goes a margin below what is used, so that the small deletions a
+        running system makes (a job taken, a key expiring) cannot bring it back under and let
+        writes through now and then: it stays full until free(). Without, it stays at its
+        maxmemory as a Redis filled by its own traffic does, taking a write whenever something
+        has just been freed. Returns the bytes of filler written.
         """
         used = int(self.client.info("memory")["used_memory"])
         self.client.config_set("maxmemory-policy", "noeviction")
@@ -129,8 +131,9 @@ class ThrowawayRedis:
                 break
             self._filler_keys.append(key)
             written += chunk_bytes
-        used = int(self.client.info("memory")["used_memory"])
-        self.client.config_set("maxmemory", str(used - headroom_bytes // 2))
+        if hold:
+            used = int(self.client.info("memory")["used_memory"])
+            self.client.config_set("maxmemory", str(used - headroom_bytes // 2))
         return written
 
     def free(self) -> None:
