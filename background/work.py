@@ -41,6 +41,9 @@ from background.models import WorkItem
 
 logger = logging.getLogger(__name__)
 
+# A row no run holds: its claim token once released, given up or reset.
+UNCLAIMED = ""
+
 # Failed jobs stay in the dashboard, requeueable, for a week, then Redis forgets them: longer
 # than any retry schedule (emails' spans about 10 h), so a weekend's outage can still be
 # requeued on Monday. A scheduled retry is a job hash (584 bytes measured for an email) and a
@@ -271,7 +274,7 @@ def reset(kind: WorkKind, pk: int, *, statuses: tuple[str, ...] | None = None) -
             status=kind.pending,
             attempts=0,
             last_error="",
-            claim_token="",
+            claim_token=UNCLAIMED,
             claimed_at=None,
             updated_at=timezone.now(),
             **kind.reset_fields,
@@ -302,7 +305,7 @@ def release(
         if not last_attempt:
             held.update(
                 status=kind.pending,
-                claim_token="",
+                claim_token=UNCLAIMED,
                 claimed_at=None,
                 last_error=reason[:2000],
                 updated_at=timezone.now(),
@@ -335,7 +338,7 @@ def give_up(kind: WorkKind, pk: int, token: str, reason: str, *, status: str | N
 def finish(kind: WorkKind, pk: int, token: str, **fields: object) -> bool:
     """Record the outcome, but only if this run still holds the claim."""
     updated = kind.model.objects.filter(pk=pk, claim_token=token, status=kind.in_progress).update(
-        claim_token="", claimed_at=None, updated_at=timezone.now(), **fields
+        claim_token=UNCLAIMED, claimed_at=None, updated_at=timezone.now(), **fields
     )
     return bool(updated)
 
@@ -493,7 +496,12 @@ def _unstick_registries(queue: Queue) -> None:
 def _give_up(kind: WorkKind, row: WorkItem) -> None:
     """Give up a row its runs left out of attempts (a worker killed on the last one) and park its job."""
     reason = f"Gave up after {row.attempts} attempts. Last error: {row.last_error or 'none recorded'}"
-    fields: dict[str, object] = {"status": kind.failed, "claim_token": "", "claimed_at": None, **kind.gave_up_fields}
+    fields: dict[str, object] = {
+        "status": kind.failed,
+        "claim_token": UNCLAIMED,
+        "claimed_at": None,
+        **kind.gave_up_fields,
+    }
     given_up = kind.model.objects.filter(pk=row.pk, status=row.status, updated_at=row.updated_at).update(
         last_error=reason[:2000], updated_at=timezone.now(), **fields
     )

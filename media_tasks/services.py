@@ -130,7 +130,7 @@ def image_reprocess(*, image: Image) -> bool:
             attempts=0,
             failure_reason="",
             last_error="",
-            claim_token="",
+            claim_token=work.UNCLAIMED,
             claimed_at=None,
             updated_at=timezone.now(),
         )

@@ -71,7 +71,7 @@ if not SECRET_KEY:
             "DJANGO_SECRET_KEY is not set. Set it to a long random value "
             "(heroku config:set DJANGO_SECRET_KEY=...), or set DJANGO_DEBUG=1 for local development."
         )
-    SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 - only ever used with DEBUG on
+    SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 - only ever used with DEBUG on  # nosec B105
 
 # Heroku's router only delivers requests for the app's own *.herokuapp.com name, so that
 # suffix is safe by default; add custom domains here.
