@@ -182,7 +182,7 @@ def choose_python(
         if chosen is None:
             raise NoSuitablePython(
                 f"dev.py: PYTHON={requested} does not run (not on PATH, not an executable file, or a pyenv "
-                "shim for a version pyenv has not selected)."
+                "shim for a version pyenv does not have)."
             )
         if chosen.version[:2] < MIN_PYTHON:
             raise NoSuitablePython(f"dev.py: PYTHON={requested} is {chosen.describe()}; it needs 3.12 or newer.")
@@ -219,7 +219,20 @@ def _probe_output(argv: list[str]) -> str | None:
         # (say 3.11, from where it was typed), which every other shim would then follow.
         env = {key: value for key, value in os.environ.items() if key not in {"PYENV_VERSION", "PYENV_DIR"}}
         output = _run_for_output(argv, env)
+    if output is None and f"{os.sep}shims{os.sep}" in argv[0] and shutil.which("pyenv"):
+        # A pyenv shim for a version pyenv has not selected here (PYTHON=python3.12 in a checkout
+        # whose .python-version says 3.13): each installed version, newest first, until one runs it.
+        for version in _pyenv_versions():
+            output = _run_for_output(argv, {**os.environ, "PYENV_VERSION": version})
+            if output is not None:
+                break
     return output
+
+
+def _pyenv_versions() -> list[str]:
+    listing = _run_for_output(["pyenv", "versions", "--bare", "--skip-aliases"], dict(os.environ)) or ""
+    numbered = [line.strip() for line in listing.splitlines() if re.fullmatch(r"\d+(\.\d+)*", line.strip())]
+    return sorted(numbered, key=lambda version: tuple(int(part) for part in version.split(".")), reverse=True)
 
 
 def _run_for_output(argv: list[str], env: dict[str, str]) -> str | None:

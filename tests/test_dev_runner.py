@@ -272,6 +272,25 @@ def test_an_older_python3_finds_a_3_12_or_newer_and_says_which():
     assert "Installing" not in result.stdout and "Creating a virtualenv" not in result.stdout
 
 
+def test_python_named_by_a_pyenv_shim_pyenv_has_not_selected_still_runs():
+    # PYTHON=python3.12 typed in a checkout whose .python-version selects 3.13: pyenv's shim fails
+    # there, and dev.py asks pyenv for a version that has the command.
+    older, shim = an_older_python(), shutil.which("python3.12")
+    if older is None or shim is None or "/shims/" not in shim or not shutil.which("pyenv"):
+        pytest.skip("needs pyenv with a Python 3.12 and an older Python")
+    env = {key: value for key, value in os.environ.items() if key not in {dev.REEXEC_MARK, "PYENV_VERSION"}}
+    result = subprocess.run(
+        [older, str(DEV_PY), "help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=DEV_PY.parent,
+        env={**env, "PYTHON": "python3.12"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.match(r"dev\.py: using Python 3\.12\.\d+ \(/\S+/python3\.12\)", result.stdout), result.stdout
+
+
 # --- Which Redis server ------------------------------------------------------------------------
 
 SERVER_ON_PATH = {"redis-server": "/usr/bin/redis-server"}
