@@ -35,6 +35,8 @@ NOT_CONFIGURATION = {
     "CI",
     # Set by Heroku's dyno metadata (labs:enable runtime-dyno-metadata): Sentry's release.
     "HEROKU_SLUG_COMMIT",
+    # Set by pyenv's shims for the interpreter they run: dev.py sets it aside to choose another.
+    "PYENV_VERSION",
 }
 
 
