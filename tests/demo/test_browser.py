@@ -3,12 +3,14 @@
 gunicorn serves the site as the Procfile's web process does, a Procfile worker makes the
 thumbnails, and a real SMTP server catches the confirmation email. Every page is checked with
 axe-core (axe-playwright-python's bundled axe.min.js): no serious or critical violation. The
-README's screenshots (desktop, phone, dark) are written to docs/screenshots/ by this test.
+README's screenshots (desktop, phone, dark) are taken by this test: into its temporary folder,
+or, with REFRESH_SCREENSHOTS=1, over the committed ones in docs/screenshots/ (README, "Tests").
 """
 
 from __future__ import annotations
 
 import base64
+import os
 import re
 import shutil
 import sys
@@ -28,7 +30,7 @@ CHROMIUM_ARGS = [
     *("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"),
     *("--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"),
 ]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+COMMITTED_SCREENSHOTS = ROOT / "docs" / "screenshots"
 # Counts the upload progress events of every XMLHttpRequest, so the test knows each bar moved.
 COUNT_PROGRESS = """
 (() => {
@@ -138,6 +140,8 @@ def log_in(page, site: str, email: str, password: str) -> None:
 def test_a_person_signs_up_uploads_several_files_at_once_opens_and_deletes_one(site, smtp_server, tmp_path, capsys):
     from playwright.sync_api import expect, sync_playwright
 
+    screenshots = COMMITTED_SCREENSHOTS if os.environ.get("REFRESH_SCREENSHOTS") == "1" else tmp_path / "screenshots"
+
     holiday = images.encode(images.quadrants(1800, 1200), "JPEG", quality=90)
     diagram = images.encode(images.quadrants(900, 900).convert("RGBA"), "PNG")
     portrait = images.encode(images.quadrants(900, 1350), "JPEG", quality=85)
@@ -154,8 +158,8 @@ def test_a_person_signs_up_uploads_several_files_at_once_opens_and_deletes_one(s
         check_accessibility(page, checked)
         favicon = page.request.get(site + "/favicon.ico")
         assert favicon.status == 200 and favicon.headers["content-type"] in ("image/x-icon", "image/vnd.microsoft.icon")
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "landing-desktop.png"), full_page=True)
+        screenshots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(screenshots / "landing-desktop.png"), full_page=True)
 
         page.click("main a:has-text('Sign up to try it')")
         # The rules are on screen before anything is typed.
@@ -213,7 +217,7 @@ def test_a_person_signs_up_uploads_several_files_at_once_opens_and_deletes_one(s
             assert thumbnails.nth(index).evaluate("img => img.complete && img.naturalWidth > 0 && img.alt !== ''")
         check_accessibility(page, checked)
 
-        page.screenshot(path=str(SCREENSHOTS / "upload-desktop.png"), full_page=True)
+        page.screenshot(path=str(screenshots / "upload-desktop.png"), full_page=True)
 
         # A file that is plainly not an image is caught before any byte is sent.
         drop_files(page, ".dropzone", [("readme.txt", "text/plain", b"hello")])
@@ -252,7 +256,7 @@ def test_a_person_signs_up_uploads_several_files_at_once_opens_and_deletes_one(s
             "items => items.map(i => i.getBoundingClientRect().height)"
         )
         assert len(set(round(h) for h in heights)) > 1, heights
-        page.screenshot(path=str(SCREENSHOTS / "gallery-desktop.png"), full_page=True)
+        page.screenshot(path=str(screenshots / "gallery-desktop.png"), full_page=True)
 
         # The image page: the largest thumbnail, its dimensions, status and attempts.
         page.click(".gallery a.name:has-text('holiday.jpg')")
@@ -281,7 +285,7 @@ def test_a_person_signs_up_uploads_several_files_at_once_opens_and_deletes_one(s
         page.set_viewport_size({"width": 390, "height": 844})  # a phone
         page.reload()
         expect(page.locator(".gallery li.image img")).to_have_count(3)
-        page.screenshot(path=str(SCREENSHOTS / "gallery-phone.png"), full_page=True)
+        page.screenshot(path=str(screenshots / "gallery-phone.png"), full_page=True)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
         # The header on a phone: the brand clear of the top edge, the address and Log out on one row below it.
         brand, who, log_out = (page.locator(s).bounding_box() for s in (".brand", "nav .who", "nav button"))
@@ -297,12 +301,12 @@ def test_a_person_signs_up_uploads_several_files_at_once_opens_and_deletes_one(s
         expect(page.locator(".gallery li.image img")).to_have_count(3)
         assert page.evaluate("getComputedStyle(document.body).backgroundColor") != "rgb(246, 247, 251)"
         check_accessibility(page, checked)
-        page.screenshot(path=str(SCREENSHOTS / "gallery-dark.png"), full_page=True)
+        page.screenshot(path=str(screenshots / "gallery-dark.png"), full_page=True)
         page.click("nav button:has-text('Log out')")
         for path in ("/login/", "/signup/"):
             page.goto(site + path)
             check_accessibility(page, checked)
-        page.screenshot(path=str(SCREENSHOTS / "signup-dark.png"), full_page=True)
+        page.screenshot(path=str(screenshots / "signup-dark.png"), full_page=True)
 
         # The password pages, with the rules shown before a new one is typed.
         page.goto(site + "/password/reset/")
@@ -325,7 +329,7 @@ def test_a_person_signs_up_uploads_several_files_at_once_opens_and_deletes_one(s
 
     with capsys.disabled():
         print(f"\naxe-core, no serious or critical violation on {len(checked)} pages; all findings: {checked}")
-        print(f"browser screenshots in {SCREENSHOTS}")
+        print(f"browser screenshots in {screenshots}")
 
 
 def test_without_javascript_the_plain_form_uploads_and_reload_shows_the_thumbnails(site, tmp_path, django_user_model):
