@@ -1,13 +1,15 @@
-"""Media on S3, against a real S3-protocol server: moto in server mode, spoken to over HTTP.
+"""Media on S3, against a real S3-protocol server spoken to over HTTP: moto in server mode, or
+LocalStack's S3 with S3_TEST_SERVER=localstack (tests/support/localstack.py says which does what).
 
 Nothing here patches boto3: the web side (this process), the worker (its own process) and the
-browser (urllib) all reach the same moto server on 127.0.0.1, as they would reach S3.
+browser (urllib) all reach the same server on 127.0.0.1, as they would reach S3.
 """
 
 from __future__ import annotations
 
 import os
 import runpy
+import secrets
 import subprocess
 import sys
 import urllib.request
@@ -22,17 +24,42 @@ from moto.server import ThreadedMotoServer
 from storages.backends.s3 import S3Storage
 
 from tests.conftest import ROOT
+from tests.support import localstack
 
-BUCKET = "media-tests"
+# "moto" or "localstack" (S3_TEST_SERVER): what a test may expect of the bucket depends on it.
+S3_SERVER = localstack.selected_server()
+ON_LOCALSTACK = S3_SERVER == "localstack"
+# LocalStack keeps each bucket's objects in /tmp/localstack-s3-storage/<bucket>, one folder for
+# every LocalStack on the machine: each pytest process names its bucket apart.
+BUCKET = f"media-tests-{secrets.token_hex(4)}" if ON_LOCALSTACK else "media-tests"
 REGION = "us-east-1"
 ACCESS_KEY = "testing-access-key"
 SECRET_KEY = "testing-secret-key"
 JPEG_START = b"\xff\xd8\xff"
 
 
+@pytest.fixture(scope="session")
+def localstack_endpoint() -> Iterator[str]:
+    """LocalStack's S3 as its own process, one per pytest process (each xdist worker has its own)."""
+    with localstack.localstack_s3() as endpoint:
+        yield endpoint
+
+
 @pytest.fixture
-def s3_endpoint() -> Iterator[str]:
-    """A moto S3 server on a free port of 127.0.0.1 (port 0: the OS picks one), empty for each test."""
+def s3_endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The S3 server's endpoint, with no bucket at the start and end of each test.
+
+    moto: a server on a free port of 127.0.0.1 (port 0: the OS picks one) for each test.
+    LocalStack: this pytest process's server, emptied (it has no reset).
+    """
+    if ON_LOCALSTACK:
+        endpoint = request.getfixturevalue("localstack_endpoint")
+        localstack.empty(endpoint)
+        try:
+            yield endpoint
+        finally:
+            localstack.empty(endpoint)
+        return
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -11,7 +11,14 @@ import pytest
 from tests.support import images
 from tests.test_email_delivery import fast_schedule, start_worker  # noqa: F401 - fixtures for the demo's tests
 from tests.test_malformed_urls import visitor  # noqa: F401
-from tests.test_s3_storage import bucket, s3_client, s3_endpoint, s3_env, s3_media  # noqa: F401
+from tests.test_s3_storage import (  # noqa: F401
+    bucket,
+    localstack_endpoint,
+    s3_client,
+    s3_endpoint,
+    s3_env,
+    s3_media,
+)
 
 
 @pytest.fixture

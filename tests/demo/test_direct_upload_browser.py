@@ -1,9 +1,12 @@
-"""Direct uploads in a real browser: the page on gunicorn, the bucket on a moto server process.
+"""Direct uploads in a real browser: the page on gunicorn, the bucket on an S3 server process.
 
-The bucket's CORS rule is set by `manage.py s3_cors` as on a deploy, but moto 5.2.5 does not
-apply it to a form POST to a bucket (it adds no CORS headers to that answer, whatever the rule),
-so this moto keeps its global CORS, which allows every origin: the test shows the browser's path
-end to end, not that S3 refuses another origin (the rule itself: test_direct_upload.py).
+The bucket's CORS rule is set by `manage.py s3_cors` as on a deploy. The page's POST to the bucket
+is preflighted (its XHR listens to upload progress). Under LocalStack (S3_TEST_SERVER=localstack,
+as in CI's LocalStack step) the bucket answers the preflight and the POST by that rule, as S3
+does, so this test shows the rule lets the site's origin in. moto 5.2.5 does not apply the rule
+to a form POST (it adds no CORS headers to that answer, whatever the rule) and keeps its global
+CORS, which allows every origin: under moto the test shows the browser's path end to end only.
+Another origin refused: test_direct_upload.py, under LocalStack.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from tests.demo.test_direct_upload import HOSTILE
 from tests.support import images
 from tests.support.processes import Process, procfile_command, wait_until
 from tests.support.web import collect_static, free_port, listening
-from tests.test_s3_storage import ACCESS_KEY, BUCKET, REGION, SECRET_KEY
+from tests.test_s3_storage import ACCESS_KEY, BUCKET, ON_LOCALSTACK, REGION, SECRET_KEY
 
 # What acceptance names: text named .jpg, a polyglot, a truncated JPEG, a pixel bomb (the
 # over-budget PNG is left to test_direct_upload.py: making its 59 MP takes long on a busy machine).
@@ -40,8 +43,14 @@ pytestmark = [
 
 
 @pytest.fixture
-def moto_process() -> Iterator[str]:
-    """moto as its own server process, as a bucket is another host the browser reaches."""
+def bucket_endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
+    """An S3 server as its own process, as a bucket is another host the browser reaches.
+
+    LocalStack's (its own process already; emptied around the test), or a moto server process.
+    """
+    if ON_LOCALSTACK:
+        yield request.getfixturevalue("s3_endpoint")
+        return
     port = free_port()
     env = dict(os.environ)
     server = Process([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], env)
@@ -53,11 +62,11 @@ def moto_process() -> Iterator[str]:
 
 
 @pytest.fixture
-def bucket_site(worker_env, moto_process) -> Iterator[tuple[str, Process, dict[str, str]]]:
-    """gunicorn and a worker storing media in the moto bucket; gunicorn logs each request's body length."""
+def bucket_site(worker_env, bucket_endpoint) -> Iterator[tuple[str, Process, dict[str, str]]]:
+    """gunicorn and a worker storing media in the bucket; gunicorn logs each request's body length."""
     boto3.client(
         "s3",
-        endpoint_url=moto_process,
+        endpoint_url=bucket_endpoint,
         region_name=REGION,
         aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key=SECRET_KEY,
@@ -69,7 +78,7 @@ def bucket_site(worker_env, moto_process) -> Iterator[tuple[str, Process, dict[s
         "AWS_ACCESS_KEY_ID": ACCESS_KEY,
         "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
         "AWS_S3_REGION_NAME": REGION,
-        "AWS_S3_ENDPOINT_URL": moto_process,
+        "AWS_S3_ENDPOINT_URL": bucket_endpoint,
         "PORT": str(port),
         "WEB_CONCURRENCY": "2",
         "DJANGO_SECURE_SSL_REDIRECT": "0",
@@ -158,7 +167,8 @@ def test_files_go_straight_to_the_bucket_a_jpeg_is_served_and_hostile_ones_fail_
         assert page.evaluate("window.progressEvents").get("holiday.jpg", 0) >= 1
         thumbnail = page.locator(".gallery li.image img")
         expect(thumbnail).to_have_count(1)  # the hostile files have none
-        assert thumbnail.evaluate("img => img.complete && img.naturalWidth > 0")
+        # Loaded from the bucket and decoded; it may still be loading when its card appears.
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
         assert thumbnail.get_attribute("src").startswith(env["AWS_S3_ENDPOINT_URL"] + f"/{BUCKET}/thumbnails/")
 
         # Each hostile object went to the bucket; the site serves none of them (the bucket: below).
