@@ -1,7 +1,12 @@
-"""Uploads straight from the browser to the bucket (issue 16), against a moto S3 server.
+"""Uploads straight from the browser to the bucket (issue 16), against an S3 server: moto, or
+LocalStack's S3 with S3_TEST_SERVER=localstack (CI runs these files under both).
 
-The test posts the presigned form to moto over HTTP with `requests`, as a browser would; the
-site only ever sees the presign and complete requests, which carry no file bytes.
+The test posts the presigned form to the server over HTTP with `requests`, as a browser would;
+the site only ever sees the presign and complete requests, which carry no file bytes. moto 5.2.5
+evaluates no POST policy and answers CORS for every origin; LocalStack, like S3, refuses a file
+outside the policy's size range, a key other than the policy's, an expired policy, and a
+preflight from an origin the bucket's CORS rule does not name. Neither checks the policy's
+signature (S3 does): the tests that need the bucket's own refusals skip under moto.
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ import html
 import io
 import json
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 import requests
@@ -22,7 +28,14 @@ from background import work
 from media_tasks import jobs, services, thumbnails
 from media_tasks.models import Image
 from tests.support import images
-from tests.test_s3_storage import BUCKET, object_exists, object_keys
+from tests.test_s3_storage import BUCKET, ON_LOCALSTACK, object_exists, object_keys
+
+# For the tests of what only the bucket refuses: moto accepts all of it.
+needs_localstack = pytest.mark.skipif(
+    not ON_LOCALSTACK,
+    reason="moto 5.2.5 evaluates no presigned POST policy and answers CORS for every origin; "
+    "run with S3_TEST_SERVER=localstack (CI's LocalStack step does)",
+)
 
 
 def presign(client, name: str = "holiday.jpg") -> dict:
@@ -100,7 +113,7 @@ def test_a_jpeg_goes_to_the_bucket_and_completing_it_queues_an_image_that_become
 
 
 @pytest.mark.django_db
-def test_a_file_over_the_limit_is_refused_by_the_site_if_the_bucket_lets_it_in(
+def test_a_file_over_the_limit_is_refused_by_the_bucket_and_by_the_site_if_the_bucket_lets_it_in(
     signed_in_client, user, s3_media, s3_client, settings
 ):
     settings.MAX_UPLOAD_BYTES = 50_000
@@ -108,17 +121,119 @@ def test_a_file_over_the_limit_is_refused_by_the_site_if_the_bucket_lets_it_in(
 
     response = post_to_bucket(presigned, b"\xff" * 50_001)
 
-    # S3 answers 400 EntityTooLarge to this (the policy's content-length-range, checked above);
-    # moto 5.2 does not evaluate POST policies at all and stores it. The site is the second line:
-    # if moto ever enforces the policy, this assertion fails and the test should say 400.
-    assert response.status_code == 204, response.text
-    completed = complete(signed_in_client, presigned["key"])
-    assert (completed.status_code, completed.json()) == (
-        400,
-        {"errors": ["The file must be between 1 byte and 50000 bytes."]},
-    )
+    if ON_LOCALSTACK:
+        # As S3 does: the policy's content-length-range (checked above) refuses it, nothing stored.
+        assert response.status_code == 400, response.text
+        assert "<Code>EntityTooLarge</Code>" in response.text
+        completed = complete(signed_in_client, presigned["key"])
+        assert (completed.status_code, completed.json()) == (
+            400,
+            {"errors": ["That upload did not reach the bucket; please try again."]},
+        )
+    else:
+        # moto's behaviour, not S3's: moto 5.2.5 evaluates no POST policy and stores the file.
+        # The site is the second line: complete refuses the object and deletes it.
+        assert response.status_code == 204, response.text
+        completed = complete(signed_in_client, presigned["key"])
+        assert (completed.status_code, completed.json()) == (
+            400,
+            {"errors": ["The file must be between 1 byte and 50000 bytes."]},
+        )
     assert object_keys(s3_client) == []
     assert not Image.objects.exists()
+
+
+@needs_localstack
+@pytest.mark.django_db
+def test_the_bucket_refuses_a_key_other_than_the_policys(
+    signed_in_client, user, s3_media, s3_client, django_user_model
+):
+    other = django_user_model.objects.create_user(email="bo@example.com", password="b-long-passphrase-42")
+    presigned = presign(signed_in_client)
+    jpeg = images.jpeg_bytes(100, 100)
+    elsewhere = [
+        f"uploads/{other.pk}/{'a' * 32}/theirs.jpg",  # someone else's prefix
+        f"uploads/{user.pk}/{'b' * 32}/holiday.jpg",  # one's own prefix, but not this form's key
+        f"thumbnails/{user.pk}/abc-400.webp",  # what the site serves
+    ]
+
+    for key in elsewhere:
+        response = post_to_bucket({**presigned, "fields": {**presigned["fields"], "key": key}}, jpeg)
+        assert response.status_code == 403, (key, response.text)
+        assert "<Code>AccessDenied</Code>" in response.text
+        assert "Policy Condition failed" in response.text
+
+    assert object_keys(s3_client) == []
+    # The form is still good for its own key.
+    assert post_to_bucket(presigned, jpeg).status_code == 204
+    assert object_keys(s3_client) == [presigned["key"]]
+
+
+def presign_at(client, moment: datetime) -> dict:
+    """A presigned POST as the site would have made it at `moment` (botocore's clock moved)."""
+    with (
+        mock.patch("botocore.signers.get_current_datetime", return_value=moment),
+        mock.patch("botocore.auth.get_current_datetime", return_value=moment),
+    ):
+        return presign(client)
+
+
+@needs_localstack
+@pytest.mark.django_db
+def test_the_bucket_refuses_a_policy_older_than_ten_minutes(signed_in_client, user, s3_media, s3_client):
+    assert services.PRESIGN_EXPIRES_SECONDS == 600
+    now = datetime.now(UTC).replace(tzinfo=None)  # botocore's clock is naive UTC
+    jpeg = images.jpeg_bytes(100, 100)
+    expired = presign_at(signed_in_client, now - timedelta(minutes=11))
+    recent = presign_at(signed_in_client, now - timedelta(minutes=9))
+
+    response = post_to_bucket(expired, jpeg)
+
+    assert response.status_code == 403, response.text
+    assert "<Code>AccessDenied</Code>" in response.text
+    assert "Policy expired" in response.text
+    assert object_keys(s3_client) == []
+    assert post_to_bucket(recent, jpeg).status_code == 204
+    assert object_keys(s3_client) == [recent["key"]]
+
+
+def preflight(url: str, origin: str) -> requests.Response:
+    """What a browser asks before the gallery's POST (an XHR that listens to upload progress)."""
+    headers = {"Origin": origin, "Access-Control-Request-Method": "POST"}
+    return requests.options(url, headers=headers, timeout=30)
+
+
+@needs_localstack
+@pytest.mark.django_db
+def test_the_bucket_answers_the_sites_preflight_and_refuses_another_origins(
+    signed_in_client, user, s3_media, s3_client
+):
+    site, other = "https://photos.herokuapp.com", "https://elsewhere.example"
+    call_command("s3_cors", "--origin", f"{site}/")
+    presigned = presign(signed_in_client)
+
+    allowed = preflight(presigned["url"], site)
+    refused = preflight(presigned["url"], other)
+
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.headers["Access-Control-Allow-Origin"] == site
+    assert "POST" in allowed.headers["Access-Control-Allow-Methods"]
+    assert refused.status_code == 403, refused.text
+    assert "Access-Control-Allow-Origin" not in refused.headers
+    # CORS is not what limits a POST from another origin: a plain form POST needs no preflight,
+    # and the bucket takes it if the policy allows (one key, the size range, ten minutes). CORS
+    # only keeps that page from reading the answer: no Access-Control-Allow-Origin for it.
+    jpeg = images.jpeg_bytes(100, 100)
+    posted = requests.post(
+        presigned["url"],
+        data=presigned["fields"],
+        files={"file": ("holiday.jpg", io.BytesIO(jpeg))},
+        headers={"Origin": other},
+        timeout=30,
+    )
+    assert posted.status_code == 204, posted.text
+    assert "Access-Control-Allow-Origin" not in posted.headers
+    assert object_keys(s3_client) == [presigned["key"]]
 
 
 @pytest.mark.django_db
@@ -266,7 +381,7 @@ def test_the_clean_up_deletes_only_an_old_object_no_image_names(
 
     # Within the grace period nothing goes: the tab may still complete it.
     assert jobs.delete_orphan_uploads() == 0
-    # A day and a minute later (moto stamps objects with the real time, so the clock moves instead).
+    # A day and a minute later (the server stamps objects with the real time, so the clock moves instead).
     later = timezone.now() + timedelta(hours=24, minutes=1)
     monkeypatch.setattr(services.timezone, "now", lambda: later)
 
