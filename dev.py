@@ -2,7 +2,9 @@
 """Local development in two commands, needing only Python 3.12+ and git.
 
 usage: python3 dev.py run             the Procfile's processes: release once, then web and worker
-       python3 dev.py test [ARGS]     the test suite; ARGS go to pytest (after `--`, even -h)
+       python3 dev.py test [ARGS]     the test suite, on several processes; ARGS go to pytest
+                                      (after `--`, even -h): `-n 0` runs on one, as for a file
+       python3 dev.py test --quick    the quick tier: every module, no test that starts processes
        python3 dev.py help            this text, and the Python that run and test would use
 
 Any python3 from 3.8 on starts it: if it is older than 3.12, dev.py runs itself again under the
@@ -119,7 +121,22 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         return 130
     os.chdir(ROOT)
-    os.execv(VENV_PYTHON, [str(VENV_PYTHON), "-m", "pytest", *own_args, *passed_on])  # noqa: S606
+    pytest_args = pytest_arguments(own_args, os.cpu_count() or 1)
+    print(f"dev.py: pytest {' '.join(pytest_args)}", flush=True)
+    os.execv(VENV_PYTHON, [str(VENV_PYTHON), "-m", "pytest", *pytest_args, *passed_on])  # noqa: S606
+
+
+def pytest_arguments(args: list[str], cpus: int) -> list[str]:
+    """dev.py test's own arguments for pytest: --quick as its marker, and processes unless told.
+
+    Most slow tests wait on workers and servers rather than compute, so two processes a core
+    keep a laptop busy; more than 8 would only start more servers at once.
+    """
+    quick = ["-m", "not slow"] if "--quick" in args else []
+    args = [arg for arg in args if arg != "--quick"]
+    told = any(arg.startswith(("-n", "--numprocesses", "--dist")) or arg.endswith("no:xdist") for arg in args)
+    parallel = [] if told else ["-n", str(min(8, max(2, 2 * cpus))), "--dist", "worksteal"]
+    return [*parallel, *quick, *args]
 
 
 # --- Which Python ---------------------------------------------------------------------------

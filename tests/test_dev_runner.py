@@ -667,3 +667,18 @@ def test_ctrl_c_during_a_job_stops_every_process_and_hands_the_job_back(tmp_path
     assert chore_status(run, "slow") == "pending"
     print(f"\ndev.py run: one Ctrl-C during a job stopped everything in {stop_seconds:.1f} s")
     assert stop_seconds < dev.GRACE_SECONDS + dev.REDIS_GRACE_SECONDS + 5
+
+
+@pytest.mark.parametrize(
+    ("args", "cpus", "expected"),
+    [
+        ([], 2, ["-n", "4", "--dist", "worksteal"]),
+        ([], 16, ["-n", "8", "--dist", "worksteal"]),
+        (["--quick"], 1, ["-n", "2", "--dist", "worksteal", "-m", "not slow"]),
+        (["tests/test_views.py", "-n", "0"], 2, ["tests/test_views.py", "-n", "0"]),
+        (["-n4"], 2, ["-n4"]),
+        (["-p", "no:xdist", "-x"], 2, ["-p", "no:xdist", "-x"]),
+    ],
+)
+def test_dev_py_test_runs_on_several_processes_unless_told_and_quick_is_the_marker(args, cpus, expected):
+    assert dev.pytest_arguments(args, cpus) == expected
