@@ -261,7 +261,7 @@ def upload_presign(*, owner: User, storage: S3Storage, filename: str) -> Presign
 
 
 def bucket_cors_set(*, storage: S3Storage, origins: list[str]) -> dict[str, Any]:
-    """Let these origins' pages POST files to the bucket (the browser asks first: CORS).
+    """Let these origins' pages send the gallery's preflighted upload to the bucket and read its answer (CORS).
 
     Replaces the bucket's CORS rules with this one: POST only (the presigned form), from these
     origins only; GETs of signed thumbnail URLs are <img> loads, which need no CORS.

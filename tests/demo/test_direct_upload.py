@@ -405,7 +405,7 @@ def test_the_cors_command_lets_the_sites_origin_post_to_the_bucket(s3_media, s3_
 
     [rule] = s3_client.get_bucket_cors(Bucket=BUCKET)["CORSRules"]
     assert (rule["AllowedOrigins"], rule["AllowedMethods"]) == (["https://photos.herokuapp.com"], ["POST"])
-    assert "accepts upload POSTs from https://photos.herokuapp.com" in capsys.readouterr().out
+    assert "answers the uploads of pages from https://photos.herokuapp.com" in capsys.readouterr().out
     with pytest.raises(CommandError, match="not an origin"):
         call_command("s3_cors", "--origin", "photos.herokuapp.com/path")
 

@@ -1,4 +1,9 @@
-"""Let the site's pages send uploads straight to the bucket: its CORS rule, set with boto3."""
+"""Let the site's pages read the bucket's answers to their uploads: its CORS rule, set with boto3.
+
+What limits who may POST to the bucket is each upload's presigned policy (one key, the size
+range, ten minutes); CORS decides which pages may send the gallery's preflighted request and
+read the answer.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from media_tasks import services
 
 
 class Command(BaseCommand):
-    help = "Set the media bucket's CORS rule so pages from these origins may POST uploads to it."
+    help = "Set the media bucket's CORS rule so the gallery's uploads from these origins' pages pass their preflight."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
@@ -33,4 +38,4 @@ class Command(BaseCommand):
                 raise CommandError(f"{value!r} is not an origin like https://example.herokuapp.com")
         origins = [value.rstrip("/") for value in origin]
         services.bucket_cors_set(storage=storage, origins=origins)
-        self.stdout.write(f"Bucket {storage.bucket_name} accepts upload POSTs from {', '.join(origins)}.")
+        self.stdout.write(f"Bucket {storage.bucket_name} answers the uploads of pages from {', '.join(origins)}.")
