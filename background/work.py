@@ -4,7 +4,8 @@ Every kind of background work is a row with a status: a model that inherits
 background.models.WorkItem and declares its job in a nested `class Work:` (WorkDeclaration
 below lists what it says). rq is the fast path that runs it; the rows are the record. A job
 that dies (SIGKILL, Redis outage, a dyno restart) leaves its row pending or claimed, and the
-sweeper queues it again.
+sweeper queues it again. A job written with background.durable.job gets this module's claim
+protocol around it; the functions below are also for jobs that run it by hand.
 
 A row given up for good (out of attempts, or refused for good) ends its rq job in rq's failed
 registry, marked as parked there. That is what the dashboard's Requeue and Requeue All act on,
@@ -90,6 +91,8 @@ class WorkKind:
     # Dotted path of a function (no arguments, returns bool) the sweeper calls while rows wait
     # on a retry: True (what failed them answers again) brings their retries forward.
     resume_check: str | None = None
+    # The status of a row whose work is done; jobs written with background.durable need it.
+    done: str | None = None
 
     def job_id(self, pk: int) -> str:
         # One rq job id per row: the sweeper can see whether the row's job is still alive.
@@ -127,7 +130,8 @@ class WorkDeclaration(Protocol):
     one more than the schedule's waits), also_given_up (other statuses that mean given up),
     reset_fields, gave_up_fields, resume_check (the dotted path of a function the sweeper calls
     while rows wait on a retry; if it returns True their retries are brought forward, see
-    retry_waiting_now).
+    retry_waiting_now), done (the status of finished work: a job written with
+    background.durable.job finishes its row with it).
     """
 
     job: str
@@ -162,6 +166,7 @@ def _kind_of(model: type[Model]) -> WorkKind:
         reset_fields=dict(getattr(declared, "reset_fields", {})),
         gave_up_fields=dict(getattr(declared, "gave_up_fields", {})),
         resume_check=getattr(declared, "resume_check", None),
+        done=getattr(declared, "done", None),
     )
 
 
