@@ -1,36 +1,31 @@
 from __future__ import annotations
 
-import logging
 import os
 import time
 
-from django.db import transaction
 from django.db.models import F
 
-from background import work
-from background.jobs import job, logged
-from tests.workapp.models import Chore, Ping
-
-logger = logging.getLogger(__name__)
+from background import durable
+from background.jobs import job
+from tests.workapp.models import Chore, Ping, Report
 
 
-@logged
-def do_chore(chore_id: int) -> None:
-    kind = work.kind_of(Chore)
-    token = work.claim(kind, chore_id)
-    if token is None:
-        logger.info("chore %s is done, gone or being done elsewhere", chore_id)
-        return
-    try:
-        # A fault test slows the work down so it can signal or kill the worker mid-job.
-        time.sleep(float(os.environ.get("CHORE_SECONDS") or 0))
-        # The work and its outcome commit together: `runs` counts the times it was really done.
-        with transaction.atomic():
-            Chore.objects.filter(pk=chore_id, claim_token=token).update(runs=F("runs") + 1)
-            work.finish(kind, chore_id, token, status="done")
-    except BaseException as error:
-        work.release(kind, chore_id, token, error)
-        raise
+@durable.job(Chore)
+def do_chore(chore: Chore, run: durable.Run) -> None:
+    # A fault test slows the work down so it can signal or kill the worker mid-job.
+    time.sleep(float(os.environ.get("CHORE_SECONDS") or 0))
+    # Stored with the outcome or not at all: `runs` counts the times the work was really done.
+    run.finish(runs=F("runs") + 1)
+
+
+# README.md's example of a durable kind ("Adding your own job"), word for word (tests/test_durable.py).
+@durable.job(Report)
+def make_report(report: Report, run: durable.Run) -> None:
+    lines = report.upload.read().split()  # outside any transaction: an error here is retried
+    if not all(line.isdigit() for line in lines):
+        raise durable.Permanent("Every line must be a whole number of cents.")
+    run.delete_files_after_commit([report.upload.name])  # only once the total is stored
+    run.finish(total=sum(map(int, lines)), upload="")
 
 
 @job("high")

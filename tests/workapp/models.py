@@ -19,6 +19,7 @@ class Chore(WorkItem):
         retry_schedule_setting = "WORK_RETRY_SCHEDULE"
         max_attempts_setting = "WORK_MAX_ATTEMPTS"
         gave_up_fields = {"note": "Given up after several tries."}
+        done = "done"
 
     name = models.CharField(max_length=100)
     status = models.CharField(max_length=16, default="pending", db_index=True)
@@ -28,6 +29,17 @@ class Chore(WorkItem):
 
     def __str__(self) -> str:
         return self.name
+
+
+# README.md's example of a durable kind ("Adding your own job"), word for word (tests/test_durable.py).
+class Report(WorkItem):
+    class Work:
+        job, queue = "tests.workapp.jobs.make_report", "default"
+        pending, in_progress, done, failed = "pending", "making", "done", "failed"
+
+    status = models.CharField(max_length=16, default="pending")
+    upload = models.FileField()  # amounts in cents, one a line
+    total = models.BigIntegerField(null=True)
 
 
 class Ping(models.Model):
