@@ -44,6 +44,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError, WatchError
 from rq.job import Job
+from rq.utils import get_version
 
 from background import queues, schedule
 from background.schedule import Entry
@@ -184,6 +185,10 @@ class Scheduler:
     def _fire_next(self, entry: Entry, now: float) -> str | None:
         """Queue the entry's oldest due slot: its job id, "" when only the record moved, None when nothing is due."""
         key = last_key(entry)
+        # rq's enqueue asks the server's version (INFO, once, cached on the client) outside the
+        # pipeline, which holds the client's only connection in the WATCH: asked here, it does
+        # not open a second one.
+        get_version(self.connection)
         with self.connection.pipeline() as pipe:
             try:
                 pipe.watch(LEASE_KEY, key)  # type: ignore[no-untyped-call]  # unannotated in redis-py
