@@ -24,6 +24,14 @@ cannot register at start dies at once, so the pool replaced them in a tight loop
 tracebacks a minute while Redis was full). These workers wait instead: one log line per
 failure, 1 s doubling to REDIS_RETRY_MAX_SECONDS, and carry on in the same process.
 
+Connections. Each worker holds two Redis connections: its own (BLPOP between jobs, rq's
+bookkeeping, and the jobs' calls, background/queues.py lends it to them fail-fast while the
+worker waits on the job), and rq's pub/sub listener, through which the dashboard's "stop job"
+and rq's shutdown commands reach it (a message published while no one listens is lost). rq's
+scheduler object asks for its queue locks with the worker's connection too; the scheduler
+process it starts has its own, being a process of its own. rq alone would open two more per
+worker: one for the jobs and one for the locks, each kept for good.
+
 Heartbeats. An idle rq worker blocks in BLPOP for worker_ttl - 15 s and renews its heartbeat
 only then: 405 s with rq's default, so a monitor could not tell an idle worker from a dead one.
 These workers default to WORKER_TTL_SECONDS (60): a heartbeat every 45 s. rq writes the
@@ -45,6 +53,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections
+from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import RedisError
 from rq import worker_registration
@@ -53,9 +62,13 @@ from rq.exceptions import ShutDownImminentException, StopRequested
 from rq.job import Job
 from rq.logutils import setup_loghandlers
 from rq.queue import Queue
+from rq.scheduler import RQScheduler
+from rq.utils import get_connection_from_queues
 from rq.worker import HerokuWorker as RQHerokuWorker
 from rq.worker import SimpleWorker, WorkerStatus
 from rq.worker.base import DequeueStrategy
+
+from background import queues
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 # Like rq's HerokuWorker: after SIGTERM a running job has this long to finish, then it is
@@ -136,6 +149,26 @@ def resident_mib() -> float:
     except OSError:  # not Linux (a developer's Mac): the peak is the nearest figure there
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return peak / MIB if sys.platform == "darwin" else peak / 1024
+
+
+class WorkerScheduler(RQScheduler):
+    """rq's scheduler, asking for its locks in the worker with the worker's own connection.
+
+    rq's makes a client of its own for that in the worker process, and keeps its connection
+    open between the lock requests (at start, then every 10 minutes). The scheduler process it
+    forks (start()) still connects on its own: a process cannot share a socket with another.
+    """
+
+    def __init__(self, *args: Any, worker_connection: Redis, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._worker_connection = worker_connection
+        self._worker_pid = os.getpid()
+
+    @property
+    def connection(self) -> Redis:
+        if os.getpid() == self._worker_pid:
+            return self._worker_connection
+        return super().connection  # type: ignore[no-any-return]
 
 
 class StopSignalsInMainThread:
@@ -269,6 +302,36 @@ class RidesOutRedisErrors:
             if not scheduler.acquire_locks(auto_start=True):
                 scheduler._process = None  # another worker's scheduler holds the queues now
 
+    def _start_scheduler(
+        self,
+        burst: bool = False,
+        logging_level: str | None = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+    ) -> None:
+        """rq 3.0's, with WorkerScheduler (the worker's connection for the locks)."""
+        worker: Any = self
+        worker.scheduler = WorkerScheduler(
+            worker.queues,
+            connection=worker.connection,
+            worker_connection=worker.connection,
+            logging_level=logging_level if logging_level is not None else worker.log.level,
+            date_format=date_format,
+            log_format=log_format,
+            serializer=worker.serializer,
+        )
+        worker.scheduler.acquire_locks()
+        if worker.scheduler.acquired_locks:
+            if burst:
+                try:
+                    worker.scheduler.register_birth()
+                    worker.scheduler.enqueue_scheduled_jobs()
+                finally:
+                    worker.scheduler.release_locks()
+                    worker.scheduler.register_death()
+            else:
+                worker.scheduler.start()
+
     def _register_birth_once(self) -> None:
         # "An active worker named ... already" is this worker, whose registration went through
         # although its reply was lost: worker names are unique per process.
@@ -303,10 +366,23 @@ class HerokuWorker(RidesOutRedisErrors, StopSignalsInMainThread, RQHerokuWorker)
 class InProcessWorker(RidesOutRedisErrors, StopSignalsInMainThread, SimpleWorker):
     """Runs each job in the worker process; on SIGTERM a job gets 6 s, then is interrupted and retried."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, worker_queues: Any, *args: Any, **kwargs: Any) -> None:
+        # Before rq's start-up connects (and names the connection after the worker).
+        connection = kwargs.get("connection") or get_connection_from_queues(worker_queues)
+        if connection is not None:
+            queues.make_lendable(connection)
+        super().__init__(worker_queues, *args, **kwargs)
         self._interrupt_timer: threading.Timer | None = None
         self._running_job = False
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        # The jobs run in this thread, while the worker's connection waits: they borrow it
+        # (background/queues.py) rather than open one of their own.
+        queues.lend_worker_pool(self.connection)
+        try:
+            return super().work(*args, **kwargs)
+        finally:
+            queues.end_loan()
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         # Connections idle past CONN_MAX_AGE or broken (a database restart) are replaced here,
