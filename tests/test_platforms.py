@@ -333,7 +333,7 @@ def test_ci_python_is_the_python_version_file():
     assert job["strategy"]["fail-fast"] is False  # one Python's failure does not cancel the other's run
     steps = {step.get("run", "").strip(): step.get("if") for step in job["steps"] if "run" in step}
     assert steps["python3 dev.py test"] == "matrix.tier == 'every test'"
-    assert steps['python3 dev.py test --quick'] == "matrix.tier == 'quick'"
+    assert steps["python3 dev.py test --quick"] == "matrix.tier == 'quick'"
     [check_deploy] = [condition for run, condition in steps.items() if "check --deploy" in run]
     assert check_deploy is None  # both Pythons
     [upgrade] = [run for run in steps if "django-upgrade" in run]
