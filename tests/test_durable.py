@@ -1,6 +1,6 @@
-"""background.durable: a durable kind written as the README shows it keeps every promise of the protocol.
+"""background.durable: a durable kind written as the docs show it keeps every promise of the protocol.
 
-The kind is tests/workapp's Report (the README's example, word for word). Real rq workers and
+The kind is tests/workapp's Report (docs/adding-jobs.md's example, word for word). Real rq workers and
 Redis, in a process of their own (run_worker) or, where a test patches a fault in, in this
 process (rq's SimpleWorker); the interleavings (a row deleted, a claim taken over between the
 work and its results) are forced by calling the job here.
@@ -30,7 +30,7 @@ from tests.workapp.models import Report
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ADDING_JOBS = Path(__file__).resolve().parent.parent / "docs" / "adding-jobs.md"
 KIND = work.kind_of(Report)
 
 
@@ -70,11 +70,11 @@ def between_work_and_results(monkeypatch, meanwhile) -> None:
     monkeypatch.setattr(durable.Run, "results", late_results)
 
 
-# --- The README's example ------------------------------------------------------------------
+# --- The docs' example --------------------------------------------------------------------
 
 
 def readme_blocks() -> list[str]:
-    section = README.read_text().split("## Adding your own job", 1)[1].split("\n## ", 1)[0]
+    section = ADDING_JOBS.read_text()
     return [textwrap.dedent(block) for block in re.findall(r"```python\n(.*?)```", section, re.S)]
 
 

@@ -1,8 +1,8 @@
-"""The README's remedy for a skipped clean-up, run exactly as the README writes it.
+"""The docs' remedy for a skipped clean-up, run exactly as docs/durable-work.md writes it.
 
 Its "What happens when" table tells the operator to run the clean-up of unconfirmed accounts at
-once with `heroku run python manage.py shell -c "..."`: the command is read from README.md (as
-tests/test_readme_environment.py reads its table), so a change to either the README or the job
+once with `heroku run python manage.py shell -c "..."`: the command is read from that page (as
+tests/test_docs_environment.py reads its table), so a change to either the page or the job
 that breaks it fails here. With the demo, an account's images and their stored files go too.
 """
 
@@ -27,8 +27,8 @@ HEROKU_RUN = "heroku run "
 
 
 def readme_cleanup_command() -> list[str]:
-    """The README's `heroku run python manage.py shell -c "..."`, as the dyno it starts would run it."""
-    readme = (ROOT / "README.md").read_text()
+    """The docs' `heroku run python manage.py shell -c "..."`, as the dyno it starts would run it."""
+    readme = (ROOT / "docs" / "durable-work.md").read_text()
     [line] = re.findall(r"To run a skipped clean-up at once: `([^`]+)`", readme)
     assert line.startswith(HEROKU_RUN), line
     argv = shlex.split(line.removeprefix(HEROKU_RUN))
