@@ -1,10 +1,14 @@
-"""The README's "Environment variables" table lists exactly the variables the code reads.
+"""The docs' environment table (docs/environment.md) lists exactly the variables the code reads,
+with the defaults the code has.
 
 The code is what runs in a deploy or on a laptop: the settings, gunicorn.conf.py, dev.py and
 the apps' modules (not the tests, not the benchmarks, not migrations). A read is
 `os.environ.get("X")`, `os.environ["X"]`, `os.getenv("X")`, `"X" in os.environ`, a call of one
 of the helpers below that read the environment with the name they are given, or
 `dj_database_url.config()`, which reads DATABASE_URL (or the variable its `env` names).
+
+A default is compared where the code writes it as a string: `os.environ.get("X", "10")`,
+`os.environ.get("X") or "10"`, `str(10 * 1024)`, and `env_bool("X", False)` (off) or `True` (on).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENT_PAGE = ROOT / "docs" / "environment.md"
 APPS = ("project", "accounts", "background", "files", "web", "media_tasks")
 SCRIPTS = ("gunicorn.conf.py", "dev.py", "manage.py")
 
@@ -27,7 +32,7 @@ ENV_READERS = {
 }
 
 # Read by the code but not configuration: the platform sets them to say where the code runs,
-# and nobody sets them by hand, so the README's table does not list them.
+# and nobody sets them by hand, so the docs' table does not list them.
 NOT_CONFIGURATION = {
     # Set by Heroku on every dyno (web.1, worker.1, ...): Postgres then requires TLS.
     "DYNO",
@@ -116,33 +121,140 @@ def variables_read() -> tuple[set[str], list[str]]:
     return names, dynamic
 
 
-def readme_variables(text: str) -> set[str]:
-    """Backticked names in the first column of the table under "## Environment variables"."""
-    section = text.split("\n## Environment variables\n", 1)[1].split("\n## ", 1)[0]
-    names: set[str] = set()
-    for line in section.splitlines():
-        if not line.startswith("|") or line.startswith("| ---"):
+def documented_rows(text: str) -> list[tuple[list[str], str]]:
+    """Each row of the page's table: the backticked names in its first column, and its default column."""
+    rows = []
+    for line in text.splitlines():
+        if not line.startswith("|") or line.startswith("| ---") or line.startswith("| Variable"):
             continue
-        first_column = line.split("|")[1]
-        names.update(re.findall(r"`([A-Z][A-Z0-9_]*)`", first_column))
-    return names
+        columns = line.split("|")
+        rows.append((re.findall(r"`([A-Z][A-Z0-9_]*)`", columns[1]), columns[2].strip()))
+    return rows
+
+
+def documented_variables(text: str) -> set[str]:
+    return {name for names, _ in documented_rows(text) for name in names}
+
+
+def documented_defaults(text: str) -> dict[str, str | None]:
+    """Each variable's documented default: its row's backticked value (by position when the row names
+    several and as many values), or the word the column starts with ("off", "on", "empty", "unset",
+    "none"), else None (prose)."""
+    defaults: dict[str, str | None] = {}
+    for names, column in documented_rows(text):
+        values = re.findall(r"`([^`]*)`", column)
+        word = re.match(r"(off|on|empty|unset|none)\b", column)
+        for index, name in enumerate(names):
+            if word:
+                defaults[name] = word.group(1)
+            elif len(values) == len(names):
+                defaults[name] = values[index]
+            elif len(values) == 1:
+                defaults[name] = values[0]
+            else:
+                defaults[name] = None
+    return defaults
+
+
+def _literal(node: ast.AST | None) -> str | None:
+    """A default the code writes as a string: a constant, or str() of constant arithmetic."""
+    if node is None:
+        return None
+    if isinstance(node, ast.Call) and _is_name(node.func, "str") and len(node.args) == 1:
+        expression = ast.unparse(node.args[0])
+        if not re.fullmatch(r"[0-9 +*]+", expression):
+            return None
+        return str(eval(expression, {"__builtins__": {}}))  # noqa: S307  (digits, + and * only)
+    return _constant(node)
+
+
+def _environ_get(node: ast.AST) -> ast.Call | None:
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "get"
+        and _is_environ(node.func.value)
+        and node.args
+    ):
+        return node
+    return None
+
+
+def code_defaults(path: Path) -> dict[str, str]:
+    """The variables this file reads with a default written as a string (see the module's docstring)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    defaults: dict[str, str] = {}
+    for node in ast.walk(tree):
+        name, default = None, None
+        if (call := _environ_get(node)) is not None and len(call.args) == 2:
+            name, default = _constant(call.args[0]), _literal(call.args[1])
+        elif isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or) and len(node.values) == 2:
+            call = _environ_get(node.values[0])
+            if call is not None and len(call.args) == 1:
+                name, default = _constant(call.args[0]), _literal(node.values[1])
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in {"env_bool", "env_list"}
+            and len(node.args) == 2
+        ):
+            value = node.args[1]
+            if node.func.id == "env_bool" and isinstance(value, ast.Constant) and isinstance(value.value, bool):
+                name, default = _constant(node.args[0]), "on" if value.value else "off"
+            elif node.func.id == "env_list":
+                name, default = _constant(node.args[0]), _literal(value)
+        if name is not None and default is not None:
+            defaults[name] = default
+    return defaults
+
+
+def _matches(documented: str | None, default: str) -> bool:
+    if default == "":
+        # No value: the docs say so, or say in words what happens instead, but name no other value.
+        return documented in {None, "empty", "unset", "none", ""}
+    return documented == default
 
 
 def test_every_read_names_its_variable() -> None:
     _, dynamic = variables_read()
     assert dynamic == [], (
         "These read the environment with a name that is not a string literal, so this test cannot "
-        f"check the README lists it; name the variable, or add the helper to ENV_READERS: {dynamic}"
+        f"check the docs list it; name the variable, or add the helper to ENV_READERS: {dynamic}"
     )
 
 
-def test_readme_lists_exactly_the_variables_the_code_reads() -> None:
+def test_the_docs_list_exactly_the_variables_the_code_reads() -> None:
     read, _ = variables_read()
-    listed = readme_variables((ROOT / "README.md").read_text())
+    listed = documented_variables(ENVIRONMENT_PAGE.read_text())
     configuration = read - NOT_CONFIGURATION
     missing, unread = sorted(configuration - listed), sorted(listed - configuration)
-    assert not missing, f"read by the code but missing from the README's environment table: {missing}"
-    assert not unread, f"in the README's environment table but read by no code: {unread}"
+    assert not missing, f"read by the code but missing from docs/environment.md's table: {missing}"
+    assert not unread, f"in docs/environment.md's table but read by no code: {unread}"
+
+
+def test_each_documented_default_is_the_codes() -> None:
+    documented = documented_defaults(ENVIRONMENT_PAGE.read_text())
+    wrong = []
+    for path in code_files():
+        for name, default in code_defaults(path).items():
+            if name in documented and not _matches(documented[name], default):
+                relative = path.relative_to(ROOT).as_posix()
+                wrong.append(f"{name}: the code ({relative}) says {default!r}, the docs {documented[name]!r}")
+    assert not wrong, "docs/environment.md's Default column differs from the code:\n" + "\n".join(wrong)
+
+
+def test_the_defaults_are_found() -> None:
+    # The parsing itself, on each form of default, so a refactor cannot make the comparison vacuous.
+    settings = code_defaults(ROOT / "project" / "settings.py")
+    assert settings["DJANGO_DEBUG"] == "off"
+    assert settings["MAX_UPLOAD_BYTES"] == "10485760"
+    assert settings["EMAIL_TIMEOUT"] == "10"
+    assert settings["DJANGO_ALLOWED_HOSTS"] == ".herokuapp.com,localhost,127.0.0.1,[::1]"
+    assert len(settings) >= 30, sorted(settings)
+    documented = documented_defaults(ENVIRONMENT_PAGE.read_text())
+    assert documented["HEALTH_QUEUE_LATENCY_MAX_SECONDS"] == "300"
+    assert documented["DJANGO_DEBUG"] == "off"
+    assert documented["SITE_URL"] is None
 
 
 def test_the_readers_are_found() -> None:

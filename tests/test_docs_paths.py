@@ -1,0 +1,65 @@
+"""What the README and the docs name exists: each repository path in backticks, each `manage.py`
+command, and each file a README link points at.
+
+A path is a backticked token with a `/` in it whose first part is a file or folder at the top of the
+checkout (`background/work.py`, `tests/workapp`, `docs/screenshots/`); other tokens with a slash
+(`uploads/<user id>/...`, `/admin/`, `reports/jobs.py` in an example, `media/`) are not the
+repository's. The docs build itself (sphinx-build -W, .ci/run) checks links between pages.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from django.core.management import get_commands
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
+TOP_LEVEL = {path.name for path in ROOT.iterdir()} - {".git", ".venv", "media", ".dev", "staticfiles"}
+PATH_TOKEN = re.compile(r"`([A-Za-z0-9_.-]+/[A-Za-z0-9_./*-]*)`")
+MANAGE_COMMAND = re.compile(r"manage\.py ([a-z][a-z0-9_-]*)")
+
+
+def _name(page: Path) -> str:
+    return page.relative_to(ROOT).as_posix()
+
+
+def repository_paths(text: str) -> set[str]:
+    return {token for token in PATH_TOKEN.findall(text) if token.split("/", 1)[0] in TOP_LEVEL}
+
+
+def _exists(token: str) -> bool:
+    if "*" in token:
+        return any(ROOT.glob(token))
+    return (ROOT / token.rstrip("/")).exists()
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_name)
+def test_every_repository_path_a_page_names_exists(page):
+    missing = sorted(token for token in repository_paths(page.read_text()) if not _exists(token))
+    assert not missing, f"{_name(page)} names paths that do not exist: {missing}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_name)
+def test_every_manage_py_command_a_page_names_exists(page):
+    named = set(MANAGE_COMMAND.findall(page.read_text()))
+    unknown = sorted(named - set(get_commands()))
+    assert not unknown, f"{_name(page)} names manage.py commands that do not exist: {unknown}"
+
+
+def test_the_readmes_links_into_the_repository_exist():
+    links = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", (ROOT / "README.md").read_text())
+    assert "docs/durable-work.md" in links
+    missing = sorted(link for link in links if not (ROOT / link).exists())
+    assert not missing, f"README.md links to files that do not exist: {missing}"
+
+
+def test_the_checks_find_what_they_look_for():
+    # So that a change of wording cannot make them vacuous.
+    docs = "".join(page.read_text() for page in PAGES)
+    assert {"background/work.py", "tests/test_soak.py", "docs/screenshots/"} <= repository_paths(docs)
+    assert "reports/jobs.py" not in repository_paths(docs)
+    assert {"rqworker-pool", "schedule", "s3_cors", "createsuperuser"} <= set(MANAGE_COMMAND.findall(docs))
+    assert not _exists("background/nope.py")
