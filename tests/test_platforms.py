@@ -355,3 +355,18 @@ def test_dependabot_updates_pip_requirements_and_github_actions():
     ecosystems = {update["package-ecosystem"]: update for update in config["updates"]}
     assert set(ecosystems) == {"pip", "github-actions"}
     assert all(update["directory"] == "/" and update["schedule"]["interval"] for update in ecosystems.values())
+
+
+def test_the_docs_workflow_builds_strictly_and_publishes_to_pages_from_main():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "docs.yml").read_text())
+    workflow["on"] = workflow.pop(True, workflow.get("on"))
+    build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
+    runs = [step.get("run", "") for step in build["steps"]]
+    assert any("-r requirements-docs.txt" in run for run in runs)
+    assert any(re.search(r"-m sphinx -E -W --keep-going -n .*docs docs/_build", run) for run in runs)
+    uses = [step.get("uses", "") for step in build["steps"] + deploy["steps"]]
+    assert any(use.startswith("actions/upload-pages-artifact@") for use in uses)
+    assert any(use.startswith("actions/deploy-pages@") for use in uses)
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert workflow["permissions"] == {"contents": "read"}
+    assert "refs/heads/main" in deploy["if"] and deploy["needs"] == "build"
