@@ -18,6 +18,8 @@ job written by hand must get right line by line:
   reset) took over, stores nothing and ends the job quietly; otherwise the row gets the
   kind's `done` status and the fields given, its claim cleared;
 - Permanent: the row is given up with its sentence after this attempt, no retry;
+- Retry: the claim is handed back with the job's own words for what went wrong (and fields),
+  and the error it was raised from re-raised, so rq retries on the kind's schedule;
 - any other exception, BaseException included (a worker's shutdown, a job timeout): the claim
   is handed back and the exception re-raised, so rq retries on the kind's schedule; on the
   last attempt the row is given up with the last error instead (work.release);
@@ -31,13 +33,14 @@ import contextlib
 import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.files.storage import Storage, default_storage
 from django.db import transaction
 
 from background import work
-from background.jobs import logged
+from background.joblog import logged
 from background.models import WorkItem
 
 logger = logging.getLogger(__name__)
@@ -57,6 +60,39 @@ class Permanent(Exception):
         self.fields = fields
 
 
+class Retry(Exception):
+    """This attempt failed, and the job says why in its own words: the row is handed back, rq retries.
+
+    Raise it from the error that failed the attempt (`raise durable.Retry(...) from error`):
+    the row's last_error is `reason` and it gets `fields`; that error, not this one, is re-raised
+    for rq (and the log, and Sentry). On the row's last attempt it is given up instead, with
+    `given_up_status` (the kind's failed status by default), "Gave up after N attempts. Last
+    error: <reason>" and `fields`.
+    """
+
+    def __init__(self, reason: str, *, given_up_status: str | None = None, **fields: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.given_up_status = given_up_status
+        self.fields = fields
+
+
+@dataclass(frozen=True)
+class Words:
+    """What the log says when a run ends quietly, in the kind's own words.
+
+    Each is a str.format template: {name} is the row ("image 7"); `elsewhere` also gets {status}.
+    gone: no such row when the job began; elsewhere: the row is done, given up or claimed by
+    another run; deleted: the row was deleted during the run; taken_over: the run's claim lapsed
+    and another run holds the row now.
+    """
+
+    gone: str = "{name} is done, gone or being done elsewhere"
+    elsewhere: str = "{name} is done, gone or being done elsewhere"
+    deleted: str = "{name} was deleted during this run; nothing of it is stored"
+    taken_over: str = "{name} was taken over (this run's claim lapsed); nothing of this run is stored"
+
+
 class NotHeld(BaseException):
     """The run no longer holds its row (deleted, or its claim taken over): it must store nothing.
 
@@ -68,12 +104,13 @@ class NotHeld(BaseException):
 class Run:
     """What a durable job's function gets besides its row: where its outcome goes, and its files."""
 
-    def __init__(self, kind: work.WorkKind, pk: int, token: str, *, attempt: int) -> None:
+    def __init__(self, kind: work.WorkKind, pk: int, token: str, *, attempt: int, words: Words | None = None) -> None:
         self.kind = kind
         self.pk = pk
         self.token = token
         # 1 on the first attempt: the claim counted this one.
         self.attempt = attempt
+        self.words = words or Words()
         self._outcome: dict[str, Any] = {}
         self._results_entered = False
         self._committed = False
@@ -119,9 +156,9 @@ class Run:
                 kind.model.objects.select_for_update().filter(pk=self.pk).values_list("claim_token", "status").first()
             )
             if held is None:
-                raise NotHeld(f"{self.name} was deleted during this run; nothing of it is stored")
+                raise NotHeld(self.words.deleted.format(name=self.name))
             if tuple(held) != (self.token, kind.in_progress):
-                raise NotHeld(f"{self.name} was taken over (this run's claim lapsed); nothing of this run is stored")
+                raise NotHeld(self.words.taken_over.format(name=self.name))
             yield
             outcome = dict(self._outcome)
             status = outcome.pop("status", kind.done)
@@ -148,12 +185,13 @@ class Run:
 
 
 def job[Row: WorkItem](
-    model: type[Row], *, args_shown: bool = True
+    model: type[Row], *, args_shown: bool = True, words: Words | None = None
 ) -> Callable[[Callable[[Row, Run], None]], Callable[[int], None]]:
     """Make `function(row, run)` the rq job of `model`'s durable work, called with the row's id.
 
     Name it in the model's `class Work:` as `job = "app.jobs.function"`, and declare `done`
-    there (the status of finished work). args_shown=False keeps the id out of the log.
+    there (the status of finished work). args_shown=False keeps the id out of the log; `words`
+    says the log's lines for quiet ends in the kind's own terms.
     """
     kind = work.kind_of(model)
     if kind.done is None:
@@ -162,20 +200,24 @@ def job[Row: WorkItem](
     def decorate(function: Callable[[Row, Run], None]) -> Callable[[int], None]:
         @functools.wraps(function)
         def run_job(pk: int) -> None:
-            _run(model, function, pk)
+            _run(model, function, pk, words or Words())
 
         return logged(run_job, args_shown=args_shown)
 
     return decorate
 
 
-def _run[Row: WorkItem](model: type[Row], function: Callable[[Row, Run], None], pk: int) -> None:
+def _run[Row: WorkItem](model: type[Row], function: Callable[[Row, Run], None], pk: int, words: Words) -> None:
     kind = work.kind_of(model)
     token = work.claim(kind, pk)
     if token is None:
-        logger.info("%s %s is done, gone or being done elsewhere", kind.model._meta.model_name, pk)
+        status = kind.model.objects.filter(pk=pk).values_list("status", flat=True).first()
+        said = words.gone if status is None else words.elsewhere
+        logger.info("%s", said.format(name=f"{kind.model._meta.model_name} {pk}", status=status))
         return
-    run = Run(kind, pk, token, attempt=0)
+    run = Run(kind, pk, token, attempt=0, words=words)
+    # The error a Retry was raised from: re-raised once the row is handed back.
+    failed_by: BaseException | None = None
     try:
         # Read after the claim, so the function sees the row as this attempt left it.
         row = kind.model.objects.filter(pk=pk).first()
@@ -193,12 +235,20 @@ def _run[Row: WorkItem](model: type[Row], function: Callable[[Row, Run], None], 
         work.give_up(kind, pk, token, refused.reason, status=refused.status, **refused.fields)
     except work.GaveUp:
         raise
+    except Retry as retry:
+        failed_by = retry.__cause__ or retry
+        work.release(
+            kind, pk, token, failed_by, last_error=retry.reason, given_up_status=retry.given_up_status, **retry.fields
+        )
     except BaseException as error:
         # Storage or database trouble, a bug, or the worker shutting down: rq retries the job.
         work.release(kind, pk, token, error)
         raise
     finally:
         run._remove_uncommitted_files()
+    if failed_by is not None:
+        # Raised here, out of the handler, so that its chain stays as it was (no cycle through Retry).
+        raise failed_by
 
 
 def _delete(files: Iterable[tuple[Storage, str]]) -> None:

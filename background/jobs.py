@@ -1,13 +1,13 @@
-"""The background app's rq jobs, and `logged`, which every app's jobs wear.
+"""The background app's rq jobs; `logged`, which every app's jobs wear, is background/joblog.py's.
 
-Each job takes ids, re-reads its rows and calls one service.
+Each job takes ids, re-reads its rows and calls one service; a durable one (send_email) gets
+its row, claimed, from background.durable and hands it to one service.
 
 Workers import these by dotted path and pass JSON arguments, so nothing else belongs here.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable
@@ -15,9 +15,10 @@ from typing import Any, TypeVar
 
 from django.db import transaction
 from redis.exceptions import RedisError
-from rq import get_current_job
 
-from background import queues, services
+from background import durable, queues, services
+from background.joblog import logged as logged
+from background.joblog import logged_privately as logged_privately
 from background.models import OutgoingEmail
 
 logger = logging.getLogger(__name__)
@@ -28,32 +29,6 @@ Job = TypeVar("Job", bound=Callable[..., Any])
 # reaches a worker. Kept a day, so a long-stopped sweeper shows as missing, not as old.
 LAST_SWEEP_KEY = "background:last_sweep"
 LAST_SWEEP_TTL_SECONDS = 24 * 3600
-
-
-def logged[Job: Callable[..., Any]](job: Job, *, args_shown: bool = True) -> Job:
-    """One log line when a job starts and one when it ends, for Heroku's log router (stdout)."""
-
-    @functools.wraps(job)
-    def run(*args: Any) -> Any:
-        current = get_current_job()
-        where = f"job={current.id if current else '-'} queue={current.origin if current else '-'} func={job.__name__}"
-        logger.info("job started %s args=%s", where, list(args) if args_shown else "(not shown)")
-        started = time.monotonic()
-        outcome = "ok"
-        try:
-            return job(*args)
-        except BaseException as error:
-            outcome = f"error:{type(error).__name__}"
-            raise
-        finally:
-            logger.info("job ended %s duration_ms=%d outcome=%s", where, (time.monotonic() - started) * 1000, outcome)
-
-    return run  # type: ignore[return-value]
-
-
-def logged_privately[Job: Callable[..., Any]](job: Job) -> Job:
-    """`logged`, but its arguments stay out of the log: for a job given what a person typed (an address)."""
-    return logged(job, args_shown=False)
 
 
 def job(queue: str = "default", **options: Any) -> Callable[[Job], Job]:
@@ -79,13 +54,15 @@ def job(queue: str = "default", **options: Any) -> Callable[[Job], Job]:
     return decorate
 
 
-@logged
-def send_email(email_id: int) -> None:
-    email = OutgoingEmail.objects.filter(pk=email_id).first()
-    if email is None:
-        logger.info("email %s is gone; nothing to send", email_id)
-        return
-    services.email_send(email=email)
+@durable.job(
+    OutgoingEmail,
+    words=durable.Words(
+        gone="{name} is gone; nothing to send",
+        elsewhere="{name} is {status} or being sent elsewhere; not sent again",
+    ),
+)
+def send_email(email: OutgoingEmail, run: durable.Run) -> None:
+    services.email_send(email=email, run=run)
 
 
 @logged

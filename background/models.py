@@ -56,7 +56,7 @@ class OutgoingEmail(WorkItem):
     class Work:
         job = "background.jobs.send_email"
         queue = "high"
-        pending, in_progress, failed = "pending", "sending", "failed"
+        pending, in_progress, done, failed = "pending", "sending", "sent", "failed"
         retry_schedule_setting = "EMAIL_RETRY_SCHEDULE"
         also_given_up = ("unconfirmed",)
         reset_fields: ClassVar[dict[str, Any]] = {"unconfirmed_sends": 0}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from typing import Any, NoReturn
 
 from django.conf import settings
 from django.core.mail import mailers
@@ -12,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from background import outbox, work
+from background import durable, outbox, work
 from background.models import OutgoingEmail
 
 logger = logging.getLogger(__name__)
@@ -30,12 +29,8 @@ def _message_id(email: OutgoingEmail) -> str:
     return f"<outgoingemail-{email.pk}-{int(email.created_at.timestamp())}@{domain}>"
 
 
-def email_send(*, email: OutgoingEmail) -> OutgoingEmail:
-    token = work.claim(work.kind_of(OutgoingEmail), email.pk)
-    if token is None:
-        logger.info("email %s is %s or being sent elsewhere; not sent again", email.pk, email.status)
-        return email
-    email.refresh_from_db()
+def email_send(*, email: OutgoingEmail, run: durable.Run) -> None:
+    """Hand the row, claimed by its durable job (background/jobs.py), to the delivery backend."""
     backend = mailers["delivery"]
     try:
         # One Message-ID per outbox row: if a worker dies after the SMTP server accepted the mail
@@ -44,25 +39,23 @@ def email_send(*, email: OutgoingEmail) -> OutgoingEmail:
         outbox.message_of(email, connection=backend, message_id=_message_id(email)).send()
     except BaseException as error:
         if getattr(backend, "delivery_unconfirmed", False):
-            _email_unconfirmed(email, token, error, timeout=getattr(backend, "timeout", None))
+            raise _email_unconfirmed(email, error, timeout=getattr(backend, "timeout", None)) from error
         if _refused_for_good(error):
-            work.give_up(work.kind_of(OutgoingEmail), email.pk, token, f"The SMTP server refused it: {error}")
+            raise durable.Permanent(f"The SMTP server refused it: {error}") from error
         # Connection trouble, a timeout or a worker shutting down: rq retries the job.
-        work.release(work.kind_of(OutgoingEmail), email.pk, token, error)
         raise
     # The last error belonged to an attempt that failed; a sent row has none (the admin shows
     # no history of errors, only this field).
-    fields: dict[str, Any] = {"status": OutgoingEmail.Status.SENT, "sent_at": timezone.now(), "last_error": ""}
+    last_error = ""
     if email.unconfirmed_sends:
-        fields["last_error"] = (
+        last_error = (
             f"Sent on attempt {email.attempts}; the server did not confirm an earlier attempt, "
             "which may have delivered it too (the same Message-ID, shown once by most mail clients)."
         )
-    work.finish(work.kind_of(OutgoingEmail), email.pk, token, **fields)
+    with run.results(sent_at=timezone.now(), last_error=last_error):
+        pass
     logger.info("sent email %s", email.pk)
     _email_backlog_forward()
-    email.refresh_from_db()
-    return email
 
 
 def _email_backlog_forward() -> None:
@@ -106,13 +99,15 @@ def email_delivery_answers() -> bool:
 MAX_UNCONFIRMED_SENDS = 2
 
 
-def _email_unconfirmed(email: OutgoingEmail, token: str, error: BaseException, *, timeout: float | None) -> NoReturn:
+def _email_unconfirmed(
+    email: OutgoingEmail, error: BaseException, *, timeout: float | None
+) -> durable.Permanent | durable.Retry:
     """The SMTP server had the whole message but never said whether it took it: an unknown outcome.
 
     Sending it again may deliver a second copy, and not sending it may lose it. It is retried,
     on the usual schedule, until it has been handed over MAX_UNCONFIRMED_SENDS times in all
     (failures before the hand-over cannot deliver a copy and do not count); then it ends
-    "unconfirmed", which the admin's "Send again" can override.
+    "unconfirmed", which the admin's "Send again" can override. Returns what the job raises.
     """
     cause = error.__cause__ or error.__context__
     if isinstance(error, TimeoutError) or isinstance(cause, TimeoutError):
@@ -121,28 +116,17 @@ def _email_unconfirmed(email: OutgoingEmail, token: str, error: BaseException, *
         what = f"The SMTP server did not confirm delivery ({type(error).__name__}: {error})"
     sends = email.unconfirmed_sends + 1
     if sends >= MAX_UNCONFIRMED_SENDS:
-        reason = (
+        return durable.Permanent(
             f"{what}, {sends} times; it may have delivered it. Not sent again, so that no more copies "
-            f"arrive (Message-ID {_message_id(email)})."
-        )
-        work.give_up(
-            work.kind_of(OutgoingEmail),
-            email.pk,
-            token,
-            reason,
+            f"arrive (Message-ID {_message_id(email)}).",
             status=OutgoingEmail.Status.UNCONFIRMED,
             unconfirmed_sends=sends,
         )
-    work.release(
-        work.kind_of(OutgoingEmail),
-        email.pk,
-        token,
-        error,
-        last_error=f"{what}; it may have delivered it. It is sent once more, with the same Message-ID.",
+    return durable.Retry(
+        f"{what}; it may have delivered it. It is sent once more, with the same Message-ID.",
         given_up_status=OutgoingEmail.Status.UNCONFIRMED,
         unconfirmed_sends=sends,
     )
-    raise error
 
 
 def email_send_again(*, email: OutgoingEmail) -> bool:
