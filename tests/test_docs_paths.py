@@ -14,7 +14,6 @@ describe the demo until the fork rewrites them: its paths and commands are not l
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -47,7 +46,9 @@ def _exists(token: str) -> bool:
 
 
 def _ignored(token: str) -> bool:
-    return subprocess.run(["git", "check-ignore", "-q", token], cwd=ROOT, check=False).returncode == 0
+    # .gitignore's anchored folders (`/docs/_build/`): the checkout may be a copy without .git.
+    lines = (ROOT / ".gitignore").read_text().splitlines()
+    return any(line.startswith("/") and line.endswith("/") and token.startswith(line[1:]) for line in lines)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=_name)
