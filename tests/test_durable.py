@@ -255,3 +255,30 @@ def test_a_kind_without_a_done_status_is_refused_when_its_job_is_declared(monkey
     finally:
         monkeypatch.undo()
         work._kind_of.cache_clear()
+
+
+@durable.job(Report)
+def retry_in_its_own_words(report: Report, run: durable.Run) -> None:
+    try:
+        raise OSError("the disk is full")
+    except OSError as error:
+        raise durable.Retry("No room to write the total.", total=-3) from error
+
+
+def test_retry_hands_the_row_back_in_the_jobs_words_and_re_raises_the_error_it_came_from(settings):
+    settings.WORK_RETRY_SCHEDULE = (60,)  # 2 attempts
+    report = queue_report(b"1\n")
+
+    with pytest.raises(OSError, match="the disk is full"):
+        retry_in_its_own_words(report.pk)
+
+    report.refresh_from_db()
+    assert (report.status, report.attempts, report.claim_token, report.total) == ("pending", 1, work.UNCLAIMED, -3)
+    assert report.last_error == "No room to write the total."
+
+    with pytest.raises(work.GaveUp):
+        retry_in_its_own_words(report.pk)
+
+    report.refresh_from_db()
+    assert (report.status, report.attempts, report.total) == ("failed", 2, -3)
+    assert report.last_error == "Gave up after 2 attempts. Last error: No room to write the total."
