@@ -18,13 +18,23 @@ from background.models import OutgoingEmail
 
 # django-stubs makes ModelAdmin generic; Django's own class cannot be subscripted at run time.
 if TYPE_CHECKING:
-    OutgoingEmailAdminBase = admin.ModelAdmin[OutgoingEmail]
+    ModelAdminBase = admin.ModelAdmin[Any]
 else:
-    OutgoingEmailAdminBase = admin.ModelAdmin
+    ModelAdminBase = admin.ModelAdmin
+
+
+class WorkItemAdmin(ModelAdminBase):
+    """The admin of a durable-work model (background.models.WorkItem): its claim is the jobs' business.
+
+    The claim token is left out of the form; a remedy resets the row through the kind's
+    services (work.reset), not by editing it.
+    """
+
+    exclude = ["claim_token"]
 
 
 @admin.register(OutgoingEmail)
-class OutgoingEmailAdmin(OutgoingEmailAdminBase):
+class OutgoingEmailAdmin(WorkItemAdmin):
     list_display = ["id", "recipients_shown", "subject", "status", "attempts", "created_at", "sent_at"]
     list_filter = ["status"]
     # `to` holds only the first recipient; `recipients` (JSON) holds every address, so the
@@ -45,7 +55,6 @@ class OutgoingEmailAdmin(OutgoingEmailAdminBase):
         ),
         *("claimed_at", "created_at", "updated_at", "sent_at"),
     ]
-    exclude = ["claim_token"]
     actions = ["send_again"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -222,7 +222,7 @@ def _run[Row: WorkItem](model: type[Row], function: Callable[[Row, Run], None], 
         # Read after the claim, so the function sees the row as this attempt left it.
         row = kind.model.objects.filter(pk=pk).first()
         if row is None:
-            raise NotHeld(f"{run.name} was deleted as this run began; nothing of it is stored")
+            raise NotHeld(words.deleted.format(name=run.name))
         run.attempt = row.attempts
         function(row, run)
         if not run._results_entered:

@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from background.admin import WorkItemAdmin
 from media_tasks import services
 from media_tasks.models import Image, Thumbnail
 
@@ -16,7 +17,7 @@ class ThumbnailInline(admin.TabularInline):
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
+class ImageAdmin(WorkItemAdmin):
     list_display = ["id", "original_name", "owner", "status", "attempts", "created_at"]
     list_filter = ["status", ("owner", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["original_name", "owner__email"]
@@ -25,7 +26,6 @@ class ImageAdmin(admin.ModelAdmin):
         *("token", "original", "width", "height", "status", "failure_reason", "attempts", "last_error"),
         *("claimed_at", "created_at", "updated_at"),
     ]
-    exclude = ["claim_token"]
     inlines = [ThumbnailInline]
     actions = ["reprocess"]
 

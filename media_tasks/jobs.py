@@ -1,4 +1,4 @@
-"""The demo's rq job: takes an image id, re-reads the row and calls one service."""
+"""The demo's rq jobs: thumbnails (durable work: background.durable claims the row) and the bucket's cleanup."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 
+from background import durable
 from background.jobs import logged
 from media_tasks import services
 from media_tasks.models import Image
@@ -14,18 +15,18 @@ from media_tasks.models import Image
 logger = logging.getLogger(__name__)
 
 
-@logged
-def make_thumbnails(image_id: int) -> None:
-    image = Image.objects.filter(pk=image_id).first()
-    if image is None:
-        logger.info("image %s is gone; no thumbnails to make", image_id)
-        return
-    try:
-        services.image_make_thumbnails(image=image)
-    except Image.DoesNotExist:
-        # Its owner deleted it mid-run (the service re-reads the row after the claim and after
-        # writing): whatever the run stored went with the delete, so there is nothing to retry.
-        logger.info("image %s was deleted while its thumbnails were made", image_id)
+@durable.job(
+    Image,
+    words=durable.Words(
+        gone="{name} is gone; no thumbnails to make",
+        elsewhere="{name} is {status} or being processed elsewhere; nothing to do",
+        # Its owner deleted it mid-run: whatever the run stored goes, and there is nothing to retry.
+        deleted="{name} was deleted while its thumbnails were made; discarding them",
+        taken_over="{name} was taken over by another run; discarding this one",
+    ),
+)
+def make_thumbnails(image: Image, run: durable.Run) -> None:
+    services.image_make_thumbnails(image=image, run=run)
 
 
 @logged

@@ -23,7 +23,7 @@ class Image(WorkItem):
     class Work:
         job = "media_tasks.jobs.make_thumbnails"
         queue = "default"
-        pending, in_progress, failed = "pending", "processing", "failed"
+        pending, in_progress, done, failed = "pending", "processing", "ready", "failed"
         retry_schedule_setting = "WORK_RETRY_SCHEDULE"
         max_attempts_setting = "WORK_MAX_ATTEMPTS"
         reset_fields: ClassVar[dict[str, Any]] = {"failure_reason": ""}

@@ -22,7 +22,7 @@ from django.utils import timezone
 from storages.backends.s3 import S3Storage  # type: ignore[import-untyped]  # no types shipped
 
 from accounts.models import User
-from background import work
+from background import durable, work
 from media_tasks import thumbnails
 from media_tasks.models import Image, Thumbnail
 
@@ -50,11 +50,13 @@ def image_create(*, owner: User, file: UploadedFile) -> Image:
     return image
 
 
-def image_make_thumbnails(*, image: Image) -> Image:
-    token = work.claim(work.kind_of(Image), image.pk)
-    if token is None:
-        logger.info("image %s is %s or being processed elsewhere; nothing to do", image.pk, image.status)
-        return image
+def image_make_thumbnails(*, image: Image, run: durable.Run) -> None:
+    """Make the image's thumbnails, for its durable job (media_tasks/jobs.py), which claimed it.
+
+    Bad data stays bad: an image we cannot read fails at once, with a reason its owner reads,
+    and is not retried. Anything else (storage or database trouble, a worker shutting down)
+    hands it back for rq's retry.
+    """
     direct = (image.original.name or "").startswith(DIRECT_UPLOAD_PREFIX)
     try:
         with image.original.open("rb") as stored:
@@ -63,34 +65,29 @@ def image_make_thumbnails(*, image: Image) -> Image:
             # No request ever saw these bytes: the worker makes the request's checks, with the same
             # words, before a single pixel is decoded.
             info = thumbnails.inspect_image(source, largest=max(settings.THUMBNAIL_SIZES))
-            Image.objects.filter(pk=image.pk).update(width=info.width, height=info.height)
+            run.finish(width=info.width, height=info.height)
         rendered = thumbnails.render_thumbnails(source, settings.THUMBNAIL_SIZES)
     except thumbnails.UnreadableImage as error:
         if direct:
             # Nothing of an object that failed the checks is kept, so nothing of it can be served.
-            with transaction.atomic():
-                _delete_files_after_commit([str(image.original.name)])
-                return _image_failed(image, token, str(error), original="")
-        return _image_failed(image, token, str(error))
+            run.delete_files_after_commit([str(image.original.name)])
+            _image_failed(image, run, str(error), original="")
+        else:
+            _image_failed(image, run, str(error))
+        return
     except (FileNotFoundError, ValueError):
         # ValueError: the FileField is empty because the original was already discarded.
-        return _image_failed(image, token, "The original file is no longer stored.")
-    except BaseException as error:
-        # Storage or database trouble, or a worker shutting down: rq retries the job.
-        work.release(work.kind_of(Image), image.pk, token, error)
-        raise
+        _image_failed(image, run, "The original file is no longer stored.")
+        return
 
-    with _stored_files_removed_on_error() as written, transaction.atomic():
-        # Lock the row: if the claim lapsed and another run took over, this run writes nothing.
-        held = Image.objects.select_for_update().filter(pk=image.pk).values_list("claim_token", flat=True).first()
-        if held is None:
-            # Deleted by its owner while this run rendered: nothing of it may be stored.
-            logger.info("image %s was deleted while its thumbnails were made; discarding them", image.pk)
-            return image
-        if held != token:
-            logger.warning("image %s was taken over by another run; discarding this one", image.pk)
-            return image
-        old_files = list(image.thumbnails.values_list("file", flat=True))
+    kept_original = image.original.name
+    if not settings.KEEP_ORIGINAL_UPLOADS:
+        run.delete_files_after_commit([str(image.original.name)])
+        kept_original = ""
+    # The row is locked and the claim checked: a run whose image was deleted meanwhile, or taken
+    # over by another run, stores none of this.
+    with run.results(failure_reason="", last_error="", original=kept_original):
+        run.delete_files_after_commit(image.thumbnails.values_list("file", flat=True))
         image.thumbnails.all().delete()
         for thumb in rendered:
             name = f"thumbnails/{image.owner_id}/{image.token}-{thumb.size}.{thumb.extension}"
@@ -98,26 +95,9 @@ def image_make_thumbnails(*, image: Image) -> Image:
             # S3 stores the type the bucket will serve: given, not left to a guess from the name.
             content = SimpleUploadedFile(name, thumb.content, thumbnails.CONTENT_TYPES[thumb.extension])
             row.file.save(name, content, save=False)
-            written.append(str(row.file.name))
+            run.file_stored(str(row.file.name))
             row.save()
-        discarded = [name for name in old_files if name]
-        kept_original = image.original.name
-        if not settings.KEEP_ORIGINAL_UPLOADS:
-            discarded.append(image.original.name)
-            kept_original = ""
-        work.finish(
-            work.kind_of(Image),
-            image.pk,
-            token,
-            status=Image.Status.READY,
-            failure_reason="",
-            last_error="",
-            original=kept_original,
-        )
-        _delete_files_after_commit(discarded)
-    image.refresh_from_db()
     logger.info("made %d thumbnails for image %s", len(rendered), image.pk)
-    return image
 
 
 def image_reprocess(*, image: Image) -> bool:
@@ -125,15 +105,8 @@ def image_reprocess(*, image: Image) -> bool:
     if not image.original.name:
         return False
     with transaction.atomic():
-        Image.objects.filter(pk=image.pk).update(
-            status=Image.Status.PENDING,
-            attempts=0,
-            failure_reason="",
-            last_error="",
-            claim_token=work.UNCLAIMED,
-            claimed_at=None,
-            updated_at=timezone.now(),
-        )
+        # Whatever its status: back to pending with fresh attempts, no claim, no reasons.
+        work.reset(work.kind_of(Image), image.pk, statuses=tuple(Image.Status.values))
         work.enqueue_on_commit(image)
     image.refresh_from_db()
     return True
@@ -160,20 +133,12 @@ def image_delete(*, image: Image, user: User) -> bool:
     return True
 
 
-def _image_failed(image: Image, token: str, reason: str, **fields: Any) -> Image:
-    # Bad data stays bad: fail now, with a reason a person can read, and do not retry.
-    work.finish(
-        work.kind_of(Image),
-        image.pk,
-        token,
-        status=Image.Status.FAILED,
-        failure_reason=reason,
-        last_error=reason,
-        **fields,
-    )
-    image.refresh_from_db()
+def _image_failed(image: Image, run: durable.Run, reason: str, **fields: Any) -> None:
+    # Bad data stays bad: fail now, with a reason a person can read, and do not retry. The job
+    # ends well (nothing for the dashboard's failed list): the owner's upload is what failed.
+    with run.results(status=Image.Status.FAILED, failure_reason=reason, last_error=reason, **fields):
+        pass
     logger.warning("image %s failed: %s", image.pk, reason)
-    return image
 
 
 # --- Files ------------------------------------------------------------------------------

@@ -363,10 +363,10 @@ def test_without_javascript_the_plain_form_uploads_and_reload_shows_the_thumbnai
 def make_thumbnails(image) -> None:
     from django.db import connection
 
-    from media_tasks import services
+    from media_tasks import jobs
 
     try:
-        services.image_make_thumbnails(image=image)
+        jobs.make_thumbnails(image.pk)
     finally:
         connection.close()
 

@@ -25,7 +25,7 @@ from django.utils import timezone
 from PIL import Image as PILImage
 from PIL import ImageFile
 
-from media_tasks import services, thumbnails
+from media_tasks import jobs, thumbnails
 from media_tasks.models import Image
 from tests.support import images
 from tests.support.processes import Process, procfile_command, wait_until
@@ -226,7 +226,8 @@ def test_the_worker_refuses_an_image_over_the_budget_however_it_was_stored(user)
 
     with pytest.raises(thumbnails.UnreadableImage, match=TOO_LARGE):
         thumbnails.render_thumbnails(io.BytesIO(data), (1600, 800, 400))
-    made = services.image_make_thumbnails(image=image)
+    jobs.make_thumbnails(image.pk)
+    made = Image.objects.get(pk=image.pk)
 
     assert made.status == Image.Status.FAILED
     assert TOO_LARGE in made.failure_reason

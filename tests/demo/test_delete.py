@@ -18,7 +18,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from files.models import StoredFile
-from media_tasks import services
+from media_tasks import jobs, services
 from media_tasks.models import Image, Thumbnail
 from tests.support import images
 from tests.support.processes import FAULTS, ROOT
@@ -74,7 +74,7 @@ def test_deleting_removes_the_rows_and_then_the_stored_files(
 ):
     settings.KEEP_ORIGINAL_UPLOADS = True
     image = upload(signed_in_client)
-    services.image_make_thumbnails(image=image)
+    jobs.make_thumbnails(image.pk)
     names = [image.original.name, *Thumbnail.objects.filter(image=image).values_list("file", flat=True)]
     assert len(names) == 4 and all(default_storage.exists(name) for name in names)
 
