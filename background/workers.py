@@ -63,6 +63,7 @@ from rq.job import Job
 from rq.logutils import setup_loghandlers
 from rq.queue import Queue
 from rq.scheduler import RQScheduler
+from rq.scripts import acquire_or_refresh_lock
 from rq.utils import get_connection_from_queues
 from rq.worker import HerokuWorker as RQHerokuWorker
 from rq.worker import SimpleWorker, WorkerStatus
@@ -169,6 +170,21 @@ class WorkerScheduler(RQScheduler):
         if os.getpid() == self._worker_pid:
             return self._worker_connection
         return super().connection  # type: ignore[no-any-return]
+
+    def acquire_locks(self, auto_start: bool = False) -> set[str]:
+        """rq's, but one queue's lock (the first by name) decides for them all.
+
+        rq takes each queue's lock on its own, so a pool's workers starting at once could split
+        them and each start a scheduler process, one Redis connection more: the worker that
+        holds (or takes) that lock takes the rest, the others none.
+        """
+        first = self.get_locking_key(min(self._queue_names))
+        if acquire_or_refresh_lock(self.connection, first, self.name, self.interval + 60) == "taken":
+            self._acquired_locks = set()
+            self._scheduled_job_registries = []
+            return set()
+        acquired: set[str] = super().acquire_locks(auto_start)  # type: ignore[no-untyped-call]  # unannotated in rq
+        return acquired
 
 
 class StopSignalsInMainThread:
