@@ -76,7 +76,7 @@ TARGET_MIB = 256
 # A job lasts about a second, so 20 ms samples see it many times at little CPU cost; a horse's
 # briefer peak is taken from the kernel instead (see WorkerRun.tree_rss_peak_mib).
 SAMPLE_INTERVAL_SECONDS = 0.02
-# Generous, but bounded: the job itself is killed by rq after 25 s (project/redis_config.py).
+# Generous, but bounded: the job itself is killed by rq after 25 s (background/redis_config.py).
 WORKER_TIMEOUT_SECONDS = 180
 # rq logs "Successfully completed job <id> in 0:00:01.234567s on worker <name>".
 JOB_TIME_PATTERN = re.compile(r"Successfully completed .* in (\d+):(\d{2}):(\d{2}(?:\.\d+)?)s on worker")
