@@ -79,37 +79,36 @@ class _Lending(threading.local):
 _lending = _Lending()
 
 
+class _WhileLent[Value]:
+    """A connection setting that is `lent_value` while the connection is lent, its own otherwise."""
+
+    def __init__(self, lent_value: Value) -> None:
+        self.lent_value = lent_value
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        # Where redis-py keeps its own value: its __init__ writes the timeouts' there directly.
+        self.own = f"_{name}"
+
+    def __get__(self, connection: LendableConnection, owner: type | None = None) -> Value:
+        if connection._fail_fast():
+            return self.lent_value
+        own: Value = getattr(connection, self.own)
+        return own
+
+    def __set__(self, connection: LendableConnection, value: Value) -> None:
+        setattr(connection, self.own, value)
+
+
 class LendableConnection(Connection):
     """A worker's connection that is fail-fast while lent to a job (`lent`), and the worker's otherwise."""
 
     lent = False
+    socket_timeout = _WhileLent[float | int | None](TIMEOUT_SECONDS)
+    socket_connect_timeout = _WhileLent[float | int | None](TIMEOUT_SECONDS)
+    retry = _WhileLent[Retry](NO_RETRY)
 
     def _fail_fast(self) -> bool:
         return self.lent or _lending.active
-
-    @property
-    def socket_timeout(self) -> float | int | None:
-        return TIMEOUT_SECONDS if self._fail_fast() else self._socket_timeout
-
-    @socket_timeout.setter
-    def socket_timeout(self, value: float | int | None) -> None:
-        self._socket_timeout = value
-
-    @property
-    def socket_connect_timeout(self) -> float | int | None:
-        return TIMEOUT_SECONDS if self._fail_fast() else self._socket_connect_timeout
-
-    @socket_connect_timeout.setter
-    def socket_connect_timeout(self, value: float | int | None) -> None:
-        self._socket_connect_timeout = value
-
-    @property
-    def retry(self) -> Retry:
-        return NO_RETRY if self._fail_fast() else self._retry
-
-    @retry.setter
-    def retry(self, value: Retry) -> None:
-        self._retry = value
 
     def set_current_timeout(self) -> None:
         # A connected socket keeps the timeout it was given at connect: set it for who holds it now.
