@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 
 from accounts import services
-from background.jobs import logged, logged_privately
+from queues.joblog import logged, logged_privately
 
 
 @logged

@@ -1,11 +1,11 @@
-"""The accounts app's recurring job, registered with the schedule (background/schedule.py)."""
+"""The accounts app's recurring job, registered with the schedule (scheduling/schedule.py)."""
 
 from __future__ import annotations
 
 import os
 
 from accounts import jobs
-from background import schedule
+from scheduling import schedule
 
 # When the daily cleanup runs (cron syntax, UTC; a sixth field counts seconds, which the tests
 # use); a config var so a deploy can move it.

@@ -20,7 +20,8 @@ from rq import Retry
 
 from accounts.models import User
 from accounts.signals import users_deleting
-from background import queues, work
+from queues import redis_client
+from work import claims
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ def password_reset_request(*, email: str, domain: str, use_https: bool) -> None:
     keeping every address anyone types.
     """
     try:
-        queues.get_queue("high").enqueue(
+        redis_client.queue("high").enqueue(
             "accounts.jobs.send_password_reset",
             email,
             domain,
@@ -126,7 +127,7 @@ def password_reset_request(*, email: str, domain: str, use_https: bool) -> None:
             retry=Retry(max=3, interval=[10, 60, 300]),
             # Keeps the address someone typed no longer in Redis than needed.
             result_ttl=0,
-            failure_ttl=work.FAILURE_TTL,
+            failure_ttl=claims.FAILURE_TTL,
         )
     except RedisError as error:
         logger.warning("could not queue a password reset; sending it from the request: %s", error)

@@ -35,9 +35,9 @@ from typing import Any
 import psutil
 
 from bench.images import TestImage
-from harness.processes import ProcessTree, procfile_command, procfile_line
-from harness.processes import wait_until as poll_until
-from harness.redis_server import redis_server
+from devtools.processes import ProcessTree, procfile_command, procfile_line
+from devtools.processes import wait_until as poll_until
+from devtools.redis_server import redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -53,7 +53,18 @@ STOCK_WORKER_COMMAND = ["manage.py", "rqworker", *QUEUES]
 FOREIGN_VARIABLES = ("AWS_STORAGE_BUCKET_NAME", "BUCKETEER_BUCKET_NAME", "MEDIA_STORAGE", "DYNO")
 SYSTEM_REDIS_PORT = 6379
 # The code the figures describe; hashes tie a result to a version of it and catch edits mid-run.
-MEASURED_CODE = ("media_tasks", "background", "files", "web", "accounts", "project")
+MEASURED_CODE = (
+    "media_tasks",
+    "emails",
+    "queues",
+    "scheduling",
+    "work",
+    "workers",
+    "files",
+    "web",
+    "accounts",
+    "project",
+)
 MAIN_SUSPECT = "media_tasks/thumbnails.py"
 
 
@@ -109,7 +120,7 @@ def bench_environment(workdir: Path, redis_url: str) -> dict[str, str]:
 def environment(name: str, extra: dict[str, str] | None = None) -> Iterator[Environment]:
     """A temporary directory, a Redis server of its own and a migrated database, all gone afterwards.
 
-    The Redis server is the one `python3 dev.py run` would start here (harness/redis_server.py).
+    The Redis server is the one `python3 dev.py run` would start here (devtools/redis_server.py).
     """
     user_database_url = os.environ.get("DATABASE_URL", "")
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp, redis_server(Path(tmp) / "redis") as redis_url:
@@ -219,7 +230,7 @@ def worker_count(argv: list[str]) -> int:
     from django.core.management import load_command_class
 
     # The project's rqworker-pool sets its own default (WORKER_CONCURRENCY).
-    command = load_command_class("background", "rqworker-pool")
+    command = load_command_class("workers", "rqworker-pool")
     return command.create_parser("manage.py", "rqworker-pool").get_default("num_workers")
 
 
@@ -273,8 +284,8 @@ def worker_setups(*names: str) -> dict[str, WorkerSetup]:
         ),
         "simple": (rqworker_command("rq.worker.SimpleWorker"), "rqworker, 1 rq SimpleWorker (no fork)"),
         "heroku-pool-2": (
-            pool_command("background.workers.HerokuWorker"),
-            "rqworker-pool of 2 background.workers.HerokuWorker (a work horse per job)",
+            pool_command("workers.runtime.HerokuWorker"),
+            "rqworker-pool of 2 workers.runtime.HerokuWorker (a work horse per job)",
         ),
         "rq-heroku-pool-2": (
             pool_command("rq.worker.HerokuWorker"),
@@ -448,19 +459,19 @@ def create_pending_images(image: TestImage, content: bytes, count: int, label: s
 
 
 def enqueue_thumbnails(ids: list[int]) -> list[str]:
-    """Queue each image's job as an upload does (background.work), after its row is committed."""
+    """Queue each image's job as an upload does (work.claims), after its row is committed."""
     from django.db import connection
 
-    from background import work
     from media_tasks.models import Image
+    from work import claims
 
     # django-rq's on_db_commit mode would hold a job until a commit that never comes.
     if connection.in_atomic_block:
         raise BenchmarkError("enqueue must run outside a transaction")
     for pk in ids:
-        if not work.enqueue(work.kind_of(Image), pk):
+        if not claims.enqueue(claims.kind_of(Image), pk):
             raise BenchmarkError(f"could not queue the thumbnail job of image {pk}")
-    return [work.kind_of(Image).job_id(pk) for pk in ids]
+    return [claims.kind_of(Image).job_id(pk) for pk in ids]
 
 
 # --- Results ------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.hidden_markup [count]
 
-Makes the same corpus as tests/demo/test_hidden_markup.py (harness/images.photo_corpus: JPEG,
+Makes the same corpus as tests/demo/test_hidden_markup.py (devtools/images.photo_corpus: JPEG,
 PNG and WebP of noise-rich pictures, whose compressed bytes look random), and counts the photos
 refused by thumbnails.has_hidden_markup and by the old check, HIDDEN_MARKUP searched over the
 whole file. Then times both, and the whole of inspect_image, on photos of about 3 MB.
@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from harness import images
+from devtools import images
 from media_tasks import thumbnails
 
 SEED = 12

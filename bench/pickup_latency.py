@@ -12,7 +12,7 @@ pause so the workers are idle again each time:
 - no-op: a transaction commits, its on_commit callback reads the clock and enqueues
   `bench.jobs.started_at`, which returns the clock when its code begins. Both readings are
   CLOCK_MONOTONIC, which every process on the machine shares.
-- thumbnail: the real path: a pending image row, its job queued by background.work.enqueue
+- thumbnail: the real path: a pending image row, its job queued by work.claims.enqueue
   from on_commit (as services.image_create does), until rq's `started_at`. rq 3 stores the
   time set just before it calls the job's function, so for a forking worker it is taken in the
   work horse and includes the fork, as the no-op's reading does. Wall clock (time.time()
@@ -80,14 +80,14 @@ def noop_sample() -> float:
 def thumbnail_sample(pk: int) -> float:
     from django.db import transaction
 
-    from background import work
     from media_tasks.models import Image
+    from work import claims
 
     enqueued: dict[str, float] = {}
 
     def enqueue() -> None:
         enqueued["at"] = time.time()
-        work.enqueue(work.kind_of(Image), pk)
+        claims.enqueue(claims.kind_of(Image), pk)
 
     with transaction.atomic():
         Image.objects.filter(pk=pk).update(failure_reason="")
@@ -108,11 +108,11 @@ def taken_at(pk: int) -> datetime:
     import django_rq
     from rq.job import Job
 
-    from background import work
     from media_tasks.models import Image
+    from work import claims
 
     queue = django_rq.get_queue("default")
-    job = Job.fetch(work.kind_of(Image).job_id(pk), connection=queue.connection, serializer=queue.serializer)
+    job = Job.fetch(claims.kind_of(Image).job_id(pk), connection=queue.connection, serializer=queue.serializer)
     if job.started_at is None:
         raise BenchmarkError(f"job for image {pk} has no start time")
     return job.started_at

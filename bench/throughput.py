@@ -9,11 +9,11 @@ Setups (bench/common.py's worker_setups), each started exactly as its command li
 - stock: `python manage.py rqworker high default low`, rq's forking Worker with default settings
   (the project's rqworker command only makes the serializer JSON);
 - heroku-pool-2: the forking alternative considered, a pool of two of the project's
-  HerokuWorker (background/workers.py), which forks a work horse per job;
+  HerokuWorker (workers/runtime.py), which forks a work horse per job;
 - heroku and simple: one rq HerokuWorker (with the scheduler) and one rq SimpleWorker.
 
 Thumbnail jobs, for procfile, stock and heroku-pool-2: THUMBNAIL_JOBS images of the 12 MP photo
-(bench/images.py) are stored and their jobs queued through background.work (the path an upload
+(bench/images.py) are stored and their jobs queued through work.claims (the path an upload
 takes), and only then is the dyno started. Jobs per second is the number of jobs over the time
 from the first job's start to the last one's end (rq's own timestamps), so a worker's start-up
 is not counted. The setups run in rotating order, ROUNDS times each, on the same machine and the

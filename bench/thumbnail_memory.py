@@ -7,7 +7,7 @@ as `manage.py rqworker default --burst --worker-class <that class>`: one worker,
 of the Procfile's pool is. The pool's parent process is not part of this figure; the dyno as a
 whole is sampled by bench/throughput.py. Everything else is the real path, in a throwaway
 environment (bench/common.py): the original stored by the default storage (DatabaseStorage,
-i.e. in the database), the job queued by background.work as an upload's is.
+i.e. in the database), the job queued by work.claims as an upload's is.
 
 The worker runs under bench/child_rusage.py, a wrapper whose only child it is, and is measured
 two ways:
@@ -63,7 +63,7 @@ from bench.common import (
     setup_django,
 )
 from bench.images import PHOTO_50MP, SOURCE_QUALITY, TestImage, image_bytes
-from harness import images as made_images
+from devtools import images as made_images
 
 REPEATS = 1 if QUICK else 3
 # A worker that runs jobs in its own process keeps what earlier jobs left behind, so each run
@@ -76,7 +76,7 @@ TARGET_MIB = 256
 # A job lasts about a second, so 20 ms samples see it many times at little CPU cost; a horse's
 # briefer peak is taken from the kernel instead (see WorkerRun.tree_rss_peak_mib).
 SAMPLE_INTERVAL_SECONDS = 0.02
-# Generous, but bounded: the job itself is killed by rq after 25 s (background/redis_config.py).
+# Generous, but bounded: the job itself is killed by rq after 25 s (queues/config.py).
 WORKER_TIMEOUT_SECONDS = 180
 # rq logs "Successfully completed job <id> in 0:00:01.234567s on worker <name>".
 JOB_TIME_PATTERN = re.compile(r"Successfully completed .* in (\d+):(\d{2}):(\d{2}(?:\.\d+)?)s on worker")

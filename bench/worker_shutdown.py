@@ -7,7 +7,7 @@ trial starts a worker command, waits until its workers are idle, sends SIGTERM t
 process of the tree at once, and times the exit. Measured (bench/common.py's worker_setups):
 the Procfile's worker, a pool of WORKER_CONCURRENCY (2) of the project's InProcessWorker; a pool
 of two of the project's HerokuWorker, the forking alternative; and the same pool with rq's own
-HerokuWorker, whose pub/sub listener thread can take the signals (background/workers.py says
+HerokuWorker, whose pub/sub listener thread can take the signals (workers/runtime.py says
 why). The setups take turns, TRIALS times each. A stop that takes longer than STOP_LIMIT_SECONDS
 counts as hung; on Heroku it would end in SIGKILL, taking any job a worker had started with it
 (the sweeper requeues that work once its claim's lease runs out).

@@ -4,9 +4,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from background.admin import WorkItemAdmin
 from media_tasks import services
 from media_tasks.models import Image, Thumbnail
+from work.admin import WorkItemAdmin
 
 
 class ThumbnailInline(admin.TabularInline):

@@ -1,4 +1,4 @@
-"""The demo's rq jobs: thumbnails (durable work: background.durable claims the row) and the bucket's cleanup."""
+"""The demo's rq jobs: thumbnails (durable work: work.durable claims the row) and the bucket's cleanup."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from django.conf import settings
 
-from background import durable
-from background.jobs import logged
 from media_tasks import services
 from media_tasks.models import Image
+from queues.joblog import logged
+from work import durable
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.db import models
 
-from background.models import WorkItem
+from work.models import WorkItem
 
 
 def original_upload_to(instance: Image, filename: str) -> str:

@@ -22,9 +22,9 @@ from django.utils import timezone
 from storages.backends.s3 import S3Storage  # type: ignore[import-untyped]  # no types shipped
 
 from accounts.models import User
-from background import durable, work
 from media_tasks import thumbnails
 from media_tasks.models import Image, Thumbnail
+from work import claims, durable
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def image_create(*, owner: User, file: UploadedFile) -> Image:
         image.original.save(image.token, file, save=False)
         written.append(str(image.original.name))
         image.save()
-        work.enqueue_on_commit(image)
+        claims.enqueue_on_commit(image)
     return image
 
 
@@ -106,8 +106,8 @@ def image_reprocess(*, image: Image) -> bool:
         return False
     with transaction.atomic():
         # Whatever its status: back to pending with fresh attempts, no claim, no reasons.
-        work.reset(work.kind_of(Image), image.pk, statuses=tuple(Image.Status.values))
-        work.enqueue_on_commit(image)
+        claims.reset(claims.kind_of(Image), image.pk, statuses=tuple(Image.Status.values))
+        claims.enqueue_on_commit(image)
     image.refresh_from_db()
     return True
 
@@ -271,7 +271,7 @@ def upload_complete(*, owner: User, storage: S3Storage, key: str) -> Image:
             # The object stays where the browser put it; the row names it, so it is no orphan.
             image.original.name = key
             image.save()
-            work.enqueue_on_commit(image)
+            claims.enqueue_on_commit(image)
     except IntegrityError:
         # The unique constraint on the key, not a check before the insert: two completes of one
         # key at once (a retried request, two tabs) would both pass a check. The loser's

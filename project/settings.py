@@ -15,7 +15,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from background.redis_config import rq_queues
+from queues.config import rq_queues
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -83,8 +83,13 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ".herokuapp.com,localhost,127.0
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
-    # Before django_rq so that its rqworker/rqworker-pool, which use the project's serializer, win.
-    "background",
+    # Before django_rq so that their rqworker, rqworker-pool and rqscheduler, which use the
+    # project's serializer and run the schedule, win over django-rq's own.
+    "workers",
+    "scheduling",
+    "queues",
+    "work",
+    "emails",
     "accounts",
     "files",
     "web",
@@ -119,7 +124,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # django-rq lets any staff member into its dashboard; requeue and empty are for superusers.
-    "background.middleware.RQDashboardSuperuserOnly",
+    "workers.middleware.RQDashboardSuperuserOnly",
     # A NUL byte in any admin change list's filter is a 400, not PostgreSQL's 500.
     "web.middleware.RefuseNulInAdminFilters",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -266,17 +271,17 @@ SILENCED_SYSTEM_CHECKS = ["security.W021"]
 # a row in the caller's transaction that a job on `high` delivers, retried until it is sent.
 # "delivery" is what that job sends through: printed to the log until an SMTP server is
 # configured, so sign-up works out of the box; then Django's SMTP backend, noting whether a
-# failed send had already handed the message over (background/mail.py). "error_reports" is the
+# failed send had already handed the message over (emails/mail.py). "error_reports" is the
 # outbox too, but a report it cannot write (the database is down) is logged, not raised into the
 # 500 being answered. The EMAIL_* variables keep the names of Django's settings before MAILERS.
 # https://docs.djangoproject.com/en/6.1/topics/email/#configuring-mailers
 _email_port = int(os.environ.get("EMAIL_PORT", "587"))
 MAILERS = {
-    "default": {"BACKEND": "background.outbox.EmailBackend"},
-    "error_reports": {"BACKEND": "background.outbox.EmailBackend", "OPTIONS": {"fail_silently": True}},
+    "default": {"BACKEND": "emails.outbox.EmailBackend"},
+    "error_reports": {"BACKEND": "emails.outbox.EmailBackend", "OPTIONS": {"fail_silently": True}},
     "delivery": (
         {
-            "BACKEND": "background.mail.EmailBackend",
+            "BACKEND": "emails.mail.EmailBackend",
             "OPTIONS": {
                 "host": os.environ["EMAIL_HOST"],
                 "port": _email_port,
@@ -317,18 +322,18 @@ RQ_QUEUES = rq_queues(REDIS_URL)
 # https://github.com/rq/django-rq#support-for-transactions
 RQ = {"COMMIT_MODE": "on_db_commit"}
 # Django's @task functions run as rq jobs on these queues, queued after the commit, so the
-# Procfile's worker runs them and the dashboard shows them (background/tasks_backend.py).
+# Procfile's worker runs them and the dashboard shows them (queues/tasks_backend.py).
 # https://docs.djangoproject.com/en/6.0/topics/tasks/
-TASKS = {"default": {"BACKEND": "background.tasks_backend.RQBackend", "QUEUES": ["high", "default", "low"]}}
+TASKS = {"default": {"BACKEND": "queues.tasks_backend.RQBackend", "QUEUES": ["high", "default", "low"]}}
 # Lets an uptime monitor read the dashboard's stats.json with a bearer token; unset, only
-# superusers can (background/middleware.py).
+# superusers can (workers/middleware.py).
 # https://github.com/rq/django-rq#queue-statistics
 RQ_API_TOKEN = os.environ.get("RQ_API_TOKEN", "")
 # The dashboard link on the admin index.
 # https://github.com/rq/django-rq#queue-statistics
 RQ_SHOW_ADMIN_LINK = True
 
-# --- Reliable background work (background/work.py) --------------------------------------
+# --- Reliable background work (work/claims.py) --------------------------------------
 
 # A job's claim on its row lapses after this long: longer than any job may run (rq kills it
 # at the job timeout), so a lapsed claim means the worker died and the row may be taken again.
@@ -342,7 +347,7 @@ WORK_MAX_ATTEMPTS = int(os.environ.get("WORK_MAX_ATTEMPTS", "5"))
 # seconds to minutes, and the owner is watching the gallery.
 # https://python-rq.org/docs/exceptions/#retrying-failed-jobs
 WORK_RETRY_SCHEDULE = (5, 20, 60, 180)
-# A Procfile worker (background.workers.InProcessWorker) that has grown past this after a job
+# A Procfile worker (workers.runtime.InProcessWorker) that has grown past this after a job
 # exits and rqworker-pool starts a fresh one: two must fit a 512 MB dyno beside their parent.
 # Measured: 58 MiB idle, 115 MiB at most over four 50 MP jobs in a row (docs/performance.md),
 # so this only catches a leak, and bounds a worker to about 220 MiB with a 50 MP job running.
@@ -353,7 +358,7 @@ WORKER_MAX_RSS_MB = int(os.environ.get("WORKER_MAX_RSS_MB", "160"))
 
 # Workers and their schedulers wait this long at most between tries while Redis errs (full, hung,
 # unreachable), 1 s doubling: long enough not to hammer a struggling Redis, short enough that
-# work resumes within half a minute of it recovering (background/workers.py).
+# work resumes within half a minute of it recovering (workers/runtime.py).
 # https://devcenter.heroku.com/articles/heroku-redis-maintenance
 REDIS_RETRY_MAX_SECONDS = float(os.environ.get("REDIS_RETRY_MAX_SECONDS", "30"))
 # An idle rq worker renews its heartbeat only when its blocking wait (worker_ttl - 15 s) ends:
@@ -368,7 +373,7 @@ HEALTH_QUEUE_LATENCY_MAX_SECONDS = float(os.environ.get("HEALTH_QUEUE_LATENCY_MA
 # ticked (once a second) for this long.
 HEALTH_SCHEDULE_MAX_AGE_SECONDS = float(os.environ.get("HEALTH_SCHEDULE_MAX_AGE_SECONDS", "60"))
 
-# --- The schedule (background/scheduler.py) ---------------------------------------------
+# --- The schedule (scheduling/scheduler.py) ---------------------------------------------
 
 # Every worker dyno runs a scheduler and the one holding this lease in Redis queues the
 # recurring jobs: a holder that dies without a goodbye leaves the schedule waiting this long
@@ -501,13 +506,13 @@ if SENTRY_DSN:
 
 # Set by the Judoscale add-on. Then web and worker processes report each queue's latency and
 # depth (high, default, low), and the web how long requests waited in Heroku's router, every
-# 10 s, so Judoscale can scale worker and web dynos (background/autoscale/); unset, nothing of
+# 10 s, so Judoscale can scale worker and web dynos (workers/autoscale/); unset, nothing of
 # judoscale is imported.
 # https://elements.heroku.com/addons/judoscale
 # https://github.com/judoscale/judoscale-python#using-judoscale-with-rq
 JUDOSCALE_URL = os.environ.get("JUDOSCALE_URL", "")
 if JUDOSCALE_URL:
-    INSTALLED_APPS.append("background.autoscale")
+    INSTALLED_APPS.append("workers.autoscale")
     # First, as judoscale's own Django app puts it: the request's wait is measured from the
     # router's X-Request-Start before any other middleware spends time on it.
     # https://github.com/judoscale/judoscale-python#using-judoscale-with-django

@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from background.health import healthz
 from web import views as web_views
+from web.health import healthz
 from web.ratelimit import rate_limited
 
 urlpatterns = [
@@ -14,9 +14,9 @@ urlpatterns = [
     # The admin's login answers to the same per-address budget as the site's, or password
     # guessing would simply move here.
     path("admin/login/", rate_limited("login")(admin.site.login)),
-    # django-rq's stats.json with each queue's latency added (background/stats.py); on
+    # django-rq's stats.json with each queue's latency added (workers/stats.py); on
     # django-rq's own path inside the admin, so it comes before the admin's.
-    path("admin/django_rq/dashboard/", include("background.stats")),
+    path("admin/django_rq/dashboard/", include("workers.stats")),
     # The django-rq dashboard lives inside the admin, at /admin/django_rq/dashboard/.
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),

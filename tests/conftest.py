@@ -23,7 +23,7 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def _queues_on_test_redis(redis_url: str, settings) -> Iterator[None]:
-    from background.redis_config import rq_queues
+    from queues.config import rq_queues
 
     settings.RQ_QUEUES = rq_queues(redis_url)
     yield
@@ -34,7 +34,7 @@ def _queues_on_test_redis(redis_url: str, settings) -> Iterator[None]:
 def _health_remembers_nothing_of_earlier_tests(monkeypatch) -> None:
     # /healthz keeps what it saw of the workers across a FLUSHALL, in the process; each test
     # starts with a process that has seen nothing, as a new web dyno does.
-    from background import health
+    from web import health
 
     monkeypatch.setattr(health, "_seen", health._Seen())
 
@@ -42,14 +42,14 @@ def _health_remembers_nothing_of_earlier_tests(monkeypatch) -> None:
 @pytest.fixture
 def own_redis(settings) -> Iterator[redis_server.ThrowawayRedis]:
     """A Redis server of the test's own, which it may fill, freeze, flush or restart."""
-    from background import queues
-    from background.redis_config import rq_queues
+    from queues import redis_client
+    from queues.config import rq_queues
 
     with redis_server.ThrowawayRedis() as server:
         settings.RQ_QUEUES = rq_queues(server.url)
-        queues._client.cache_clear()
+        redis_client._client.cache_clear()
         yield server
-    queues._client.cache_clear()
+    redis_client._client.cache_clear()
 
 
 @pytest.fixture(autouse=True)

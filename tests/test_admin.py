@@ -9,8 +9,8 @@ import django_rq
 import pytest
 from django.urls import reverse
 
-from background.models import OutgoingEmail
-from background.redis_config import SERIALIZER, rq_queues
+from emails.models import OutgoingEmail
+from queues.config import SERIALIZER, rq_queues
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +64,7 @@ def test_admin_shows_the_email_outbox_with_errors(client, superuser, user):
     OutgoingEmail.objects.create(to="x@example.com", subject="Hello", body="...", last_error="SMTPServerDisconnected")
     client.force_login(superuser)
 
-    page = client.get("/admin/background/outgoingemail/").content.decode()
+    page = client.get("/admin/emails/outgoingemail/").content.decode()
 
     assert "x@example.com" in page
     assert "Pending" in page
@@ -167,7 +167,7 @@ def test_admin_send_again_resets_failed_and_unconfirmed_emails_and_queues_them(
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            "/admin/background/outgoingemail/",
+            "/admin/emails/outgoingemail/",
             {"action": "send_again", "_selected_action": [failed.pk, unconfirmed.pk, sent.pk]},
             follow=True,
         )
@@ -195,7 +195,7 @@ def test_admin_email_page_says_an_unconfirmed_email_may_have_been_delivered(clie
     )
     client.force_login(superuser)
 
-    page = client.get(f"/admin/background/outgoingemail/{email.pk}/change/").content.decode()
+    page = client.get(f"/admin/emails/outgoingemail/{email.pk}/change/").content.decode()
 
     assert "Maybe sent (unconfirmed)" in page
     assert "it may have delivered it" in page

@@ -21,7 +21,7 @@ from redis import Redis
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 
-from background.latency import queue_waits
+from queues.latency import queue_waits
 from tests.conftest import ROOT
 from tests.support.http_sink import http_sink
 from tests.support.processes import Process, procfile_command, wait_until
@@ -125,7 +125,7 @@ def test_without_a_judoscale_url_nothing_of_judoscale_is_loaded():
 import django, sys, threading
 django.setup()
 from django.conf import settings
-print(sorted(name for name in sys.modules if name.startswith(("judoscale", "background.autoscale"))))
+print(sorted(name for name in sys.modules if name.startswith(("judoscale", "workers.autoscale"))))
 print([name for name in settings.MIDDLEWARE if "judoscale" in name], threading.active_count())
 """
     env = {

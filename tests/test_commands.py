@@ -1,6 +1,6 @@
 """Management commands typed as older tutorials teach them: `rqscheduler` and `rqcron` are not needed here.
 
-The schedule runs inside the worker dynos (background/scheduler.py), so these say so in one
+The schedule runs inside the worker dynos (scheduling/scheduler.py), so these say so in one
 line, point to `manage.py schedule`, and exit 2, whatever their arguments, instead of starting a
 clock process (rqcron) or failing for want of rq-scheduler (rqscheduler).
 """
@@ -45,12 +45,12 @@ def test_a_clock_command_says_in_one_line_that_the_schedule_runs_in_the_workers_
 
 def test_ours_replace_django_rqs_and_manage_py_help_lists_them():
     commands = get_commands()
-    assert commands["rqscheduler"] == "background"
-    assert commands["rqcron"] == "background"
+    assert commands["rqscheduler"] == "scheduling"
+    assert commands["rqcron"] == "scheduling"
     listing = manage("help")
     assert listing.returncode == 0, listing.stderr
-    background = listing.stdout.split("[background]", 1)[1].split("\n\n", 1)[0].split()
-    assert {"rqscheduler", "rqcron"} <= set(background)
+    scheduling = listing.stdout.split("[scheduling]", 1)[1].split("\n\n", 1)[0].split()
+    assert {"rqscheduler", "rqcron"} <= set(scheduling)
 
 
 def test_called_from_code_they_raise_a_command_error_with_status_2():

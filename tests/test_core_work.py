@@ -11,24 +11,24 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from background import work
 from tests.workapp.jobs import ping
 from tests.workapp.models import Chore, Ping
+from work import claims
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_model_that_inherits_workitem_is_found_by_the_sweeper_by_itself():
-    assert work.kind_of(Chore) in work.kinds()
-    assert work.kind_of(Chore).job == "tests.workapp.jobs.do_chore"
+    assert claims.kind_of(Chore) in claims.kinds()
+    assert claims.kind_of(Chore).job == "tests.workapp.jobs.do_chore"
 
 
 def test_durable_work_is_queued_after_the_commit_and_done_once(run_worker):
     with transaction.atomic():
         chore = Chore.objects.create(name="dishes")
-        work.enqueue_on_commit(chore)
+        claims.enqueue_on_commit(chore)
         assert django_rq.get_queue("default").count == 0  # nothing before the commit
-    assert django_rq.get_queue("default").get_job_ids() == [work.kind_of(Chore).job_id(chore.pk)]
+    assert django_rq.get_queue("default").get_job_ids() == [claims.kind_of(Chore).job_id(chore.pk)]
 
     run_worker("default")
     run_worker("default")
@@ -43,7 +43,7 @@ def test_the_sweeper_queues_a_lost_row_and_gives_up_one_out_of_attempts(settings
     spent = Chore.objects.create(name="spent", status="doing", attempts=settings.WORK_MAX_ATTEMPTS)
     Chore.objects.filter(pk=spent.pk).update(claimed_at=timezone.now() - timedelta(hours=1))
 
-    report = work.sweep()
+    report = claims.sweep()
 
     assert (report.requeued, report.failed) == (1, 1)
     run_worker("default")
@@ -76,7 +76,7 @@ def test_job_delay_in_a_rolled_back_transaction_queues_nothing():
 
 def test_a_job_whose_row_is_gone_ends_quietly_in_the_worker(run_worker):
     chore = Chore.objects.create(name="gone")
-    work.enqueue_on_commit(chore)
+    claims.enqueue_on_commit(chore)
     Chore.objects.all().delete()
 
     output = run_worker("default")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENT_PAGE = ROOT / "docs" / "environment.md"
-APPS = ("project", "accounts", "background", "files", "web", "media_tasks")
+APPS = ("project", "accounts", "emails", "files", "queues", "scheduling", "web", "work", "workers", "media_tasks")
 SCRIPTS = ("gunicorn.conf.py", "dev.py", "manage.py")
 
 # Functions that read the environment variable named by their first argument.
@@ -28,7 +28,7 @@ ENV_READERS = {
     "env_bool": "project/settings.py",
     "env_list": "project/settings.py",
     "admins_from_env": "project/settings.py",
-    "setting": "background/workers.py",  # a Django setting, else the variable of the same name
+    "setting": "queues/backoff.py",  # a Django setting, else the variable of the same name
 }
 
 # Read by the code but not configuration: the platform sets them to say where the code runs,

@@ -2,7 +2,7 @@
 command, and each file a README link points at.
 
 A path is a backticked token with a `/` in it whose first part is a file or folder at the top of the
-checkout (`background/work.py`, `tests/workapp`, `docs/screenshots/`); other tokens with a slash
+checkout (`work/claims.py`, `tests/workapp`, `docs/screenshots/`); other tokens with a slash
 (`uploads/<user id>/...`, `/admin/`, `reports/jobs.py` in an example, `media/`) are not the
 repository's. A git-ignored path (`docs/_build/`, made by `python3 dev.py docs`) need not exist.
 The docs build itself (sphinx-build -W, .ci/run) checks links between pages.
@@ -80,7 +80,7 @@ def test_the_demos_commands_are_the_ones_its_folder_has():
 def test_the_checks_find_what_they_look_for():
     # So that a change of wording cannot make them vacuous.
     docs = "".join(page.read_text() for page in PAGES)
-    assert {"background/work.py", "tests/test_soak.py", "docs/screenshots/"} <= repository_paths(docs)
+    assert {"work/claims.py", "tests/test_soak.py", "docs/screenshots/"} <= repository_paths(docs)
     assert "reports/jobs.py" not in repository_paths(docs)
     assert {"rqworker-pool", "schedule", "s3_cors", "createsuperuser"} <= set(MANAGE_COMMAND.findall(docs))
     assert not _exists("background/nope.py")

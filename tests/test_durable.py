@@ -1,4 +1,4 @@
-"""background.durable: a durable kind written as the docs show it keeps every promise of the protocol.
+"""work.durable: a durable kind written as the docs show it keeps every promise of the protocol.
 
 The kind is tests/workapp's Report (docs/adding-jobs.md's example, word for word). Real rq workers and
 Redis, in a process of their own (run_worker) or, where a test patches a fault in, in this
@@ -22,21 +22,21 @@ from django.core.files.storage import default_storage, storages
 from django.db.models import F
 from django.utils import timezone
 
-from background import durable, work
-from background.redis_config import SERIALIZER
+from queues.config import SERIALIZER
 from tests.workapp.jobs import make_report
 from tests.workapp.models import Chore, Report
+from work import claims, durable
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ADDING_JOBS = Path(__file__).resolve().parent.parent / "docs" / "adding-jobs.md"
-KIND = work.kind_of(Report)
+KIND = claims.kind_of(Report)
 
 
 def queue_report(content: bytes) -> Report:
     report = Report(upload=default_storage.save("amounts.txt", ContentFile(content)))
     report.save()
-    work.enqueue_on_commit(report)
+    claims.enqueue_on_commit(report)
     return report
 
 
@@ -100,7 +100,7 @@ def test_a_report_queued_twice_is_made_once_and_its_upload_deleted_after_the_com
 
     report.refresh_from_db()
     assert (report.status, report.attempts, report.total, report.upload.name) == ("done", 1, 1550, "")
-    assert (report.claim_token, report.last_error) == (work.UNCLAIMED, "")
+    assert (report.claim_token, report.last_error) == (claims.UNCLAIMED, "")
     assert not default_storage.exists(upload)
     assert f"report {report.pk} is done, gone or being done elsewhere" in output.stdout + output.stderr
 
@@ -114,7 +114,7 @@ def test_a_permanent_error_gives_the_row_up_with_its_sentence_after_one_attempt(
     queue = django_rq.get_queue("default")
     assert (report.status, report.attempts) == ("failed", 1)
     assert report.last_error == "Every line must be a whole number of cents."
-    assert (report.total, report.claim_token) == (None, work.UNCLAIMED)
+    assert (report.total, report.claim_token) == (None, claims.UNCLAIMED)
     assert default_storage.exists(report.upload.name)  # nothing of a failed run is discarded
     assert queue.failed_job_registry.get_job_ids() == [KIND.job_id(report.pk)]  # where Requeue is
     assert len(queue.scheduled_job_registry) == 0  # not retried
@@ -129,7 +129,7 @@ def test_a_transient_error_is_retried_on_the_kinds_schedule(settings, monkeypatc
 
     report.refresh_from_db()
     registry = django_rq.get_queue("default").scheduled_job_registry
-    assert (report.status, report.attempts, report.claim_token) == ("pending", 1, work.UNCLAIMED)
+    assert (report.status, report.attempts, report.claim_token) == ("pending", 1, claims.UNCLAIMED)
     assert report.last_error == "ConnectionError: the bucket did not answer"
     assert registry.get_job_ids() == [KIND.job_id(report.pk)]
     due = registry.get_scheduled_time(KIND.job_id(report.pk))
@@ -157,7 +157,7 @@ def test_a_row_deleted_during_the_run_stores_nothing_and_ends_quietly(monkeypatc
     upload = report.upload.name
     between_work_and_results(monkeypatch, lambda run: Report.objects.filter(pk=run.pk).delete())
 
-    with caplog.at_level(logging.INFO, logger="background.durable"):
+    with caplog.at_level(logging.INFO, logger="work.durable"):
         make_report(report.pk)  # no exception
 
     assert not Report.objects.exists()
@@ -173,11 +173,11 @@ def test_a_run_whose_lapsed_claim_another_run_took_over_stores_nothing(monkeypat
     def another_run_takes_over(run: durable.Run) -> None:
         # The lease ran out while this run worked; the sweeper's job claimed the row again.
         Report.objects.filter(pk=run.pk).update(claimed_at=timezone.now() - timedelta(hours=1))
-        taken.append(work.claim(KIND, run.pk))
+        taken.append(claims.claim(KIND, run.pk))
 
     between_work_and_results(monkeypatch, another_run_takes_over)
 
-    with caplog.at_level(logging.INFO, logger="background.durable"):
+    with caplog.at_level(logging.INFO, logger="work.durable"):
         make_report(report.pk)  # no exception
 
     report.refresh_from_db()
@@ -199,7 +199,7 @@ def test_a_shutdown_mid_run_hands_the_row_back_and_re_raises(monkeypatch):
         make_report(report.pk)
 
     report.refresh_from_db()
-    assert (report.status, report.attempts, report.claim_token) == ("pending", 1, work.UNCLAIMED)
+    assert (report.status, report.attempts, report.claim_token) == ("pending", 1, claims.UNCLAIMED)
     assert report.last_error.startswith("ShutDown")
 
 
@@ -236,7 +236,7 @@ def test_a_run_whose_outcome_is_rolled_back_removes_its_files_and_discards_nothi
     report = queue_report(b"1\n")
     Report.objects.filter(pk=report.pk).update(total=ending)
 
-    with pytest.raises((work.GaveUp, OSError)):
+    with pytest.raises((claims.GaveUp, OSError)):
         store_a_summary(report.pk)
 
     report.refresh_from_db()
@@ -248,13 +248,13 @@ def test_a_run_whose_outcome_is_rolled_back_removes_its_files_and_discards_nothi
 def test_a_kind_without_a_done_status_is_refused_when_its_job_is_declared(monkeypatch):
     # Every installed kind declares one: take the test kind's away for this test.
     monkeypatch.delattr(Chore.Work, "done")
-    work._kind_of.cache_clear()
+    claims._kind_of.cache_clear()
     try:
         with pytest.raises(TypeError, match="declares no `done` status"):
             durable.job(Chore)
     finally:
         monkeypatch.undo()
-        work._kind_of.cache_clear()
+        claims._kind_of.cache_clear()
 
 
 @durable.job(Report)
@@ -273,10 +273,10 @@ def test_retry_hands_the_row_back_in_the_jobs_words_and_re_raises_the_error_it_c
         retry_in_its_own_words(report.pk)
 
     report.refresh_from_db()
-    assert (report.status, report.attempts, report.claim_token, report.total) == ("pending", 1, work.UNCLAIMED, -3)
+    assert (report.status, report.attempts, report.claim_token, report.total) == ("pending", 1, claims.UNCLAIMED, -3)
     assert report.last_error == "No room to write the total."
 
-    with pytest.raises(work.GaveUp):
+    with pytest.raises(claims.GaveUp):
         retry_in_its_own_words(report.pk)
 
     report.refresh_from_db()

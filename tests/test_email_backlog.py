@@ -20,10 +20,10 @@ from collections.abc import Iterator
 import django_rq
 import pytest
 
-from background import work
-from background.models import OutgoingEmail
+from emails.models import OutgoingEmail
 from tests.support import outbox
 from tests.support.processes import Process, procfile_command, wait_until
+from work import claims
 
 SITE = "https://example.herokuapp.com/"
 SCALE = 4
@@ -80,7 +80,7 @@ def test_the_backlog_of_an_smtp_outage_is_delivered_once_within_a_minute_of_the_
     time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down)))
     high = django_rq.get_queue("high")
     retries_at = [
-        high.scheduled_job_registry.get_scheduled_time(work.kind_of(OutgoingEmail).job_id(row.pk)).timestamp()
+        high.scheduled_job_registry.get_scheduled_time(claims.kind_of(OutgoingEmail).job_id(row.pk)).timestamp()
         for row in rows(emails)
     ]
     assert all(row.status == "pending" and "ConnectionRefusedError" in row.last_error for row in rows(emails))
@@ -124,7 +124,7 @@ def waiting(django_user_model, settings) -> list[OutgoingEmail]:
     emails = confirmations(django_user_model, range(5))
     high = django_rq.get_queue("high")
     high.empty()
-    kind = work.kind_of(OutgoingEmail)
+    kind = claims.kind_of(OutgoingEmail)
     for email in emails:
         high.enqueue_at(datetime.now(UTC) + timedelta(hours=1), kind.job, email.pk, job_id=kind.job_id(email.pk))
     OutgoingEmail.objects.update(
@@ -140,18 +140,18 @@ def queued_ids() -> list[str]:
 
 @pytest.mark.django_db
 def test_retries_are_brought_forward_oldest_first_a_few_at_a_time(waiting):
-    kind = work.kind_of(OutgoingEmail)
+    kind = claims.kind_of(OutgoingEmail)
     high = django_rq.get_queue("high")
 
-    assert work.retry_waiting_now(kind, batch=2) == 2
+    assert claims.retry_waiting_now(kind, batch=2) == 2
     assert queued_ids() == [kind.job_id(email.pk) for email in waiting[:2]]
-    assert work.retry_waiting_now(kind, batch=2) == 0  # the queue is full enough: no burst
+    assert claims.retry_waiting_now(kind, batch=2) == 0  # the queue is full enough: no burst
     high.empty()
-    assert work.retry_waiting_now(kind, batch=2) == 2
+    assert claims.retry_waiting_now(kind, batch=2) == 2
     assert queued_ids() == [kind.job_id(email.pk) for email in waiting[2:4]]
     high.empty()
     # The last failed a moment ago, less than the schedule's first wait: it keeps its schedule.
-    assert work.retry_waiting_now(kind, batch=2) == 0
+    assert claims.retry_waiting_now(kind, batch=2) == 0
     assert kind.job_id(waiting[-1].pk) in high.scheduled_job_registry
 
 
@@ -160,14 +160,14 @@ def test_the_sweeper_brings_retries_forward_only_when_the_smtp_server_answers(wa
     settings.MAILERS = {
         **settings.MAILERS,
         "delivery": {
-            "BACKEND": "background.mail.EmailBackend",
+            "BACKEND": "emails.mail.EmailBackend",
             "OPTIONS": {"host": "127.0.0.1", "port": smtp_server.port, "timeout": 2},
         },
     }
     smtp_server.stop()
-    assert work.sweep().retried_now == 0
+    assert claims.sweep().retried_now == 0
     assert queued_ids() == []
 
     smtp_server.start()
-    assert work.sweep().retried_now == 4
+    assert claims.sweep().retried_now == 4
     assert smtp_server.messages == []  # a connection, not a message

@@ -17,11 +17,11 @@ from django.core import mail
 from django.urls import reverse
 from django_rq.settings import get_queues_map
 
-from background import work
-from background.models import OutgoingEmail
-from background.redis_config import SERIALIZER
+from emails.models import OutgoingEmail
+from queues.config import SERIALIZER
 from tests.support import outbox
 from tests.support.processes import Process, procfile_command, wait_until
+from work import claims
 
 DASHBOARD = "/admin/django_rq/dashboard/"
 SITE = "https://example.herokuapp.com/"
@@ -123,7 +123,7 @@ def test_a_server_that_never_confirms_in_time_gets_at_most_two_copies_and_the_ro
     assert "may have delivered it" in row.last_error
     queue = django_rq.get_queue("high")
     assert (
-        work.kind_of(OutgoingEmail).job_id(email.pk) in queue.failed_job_registry.get_job_ids()
+        claims.kind_of(OutgoingEmail).job_id(email.pk) in queue.failed_job_registry.get_job_ids()
     )  # Requeue would send it again
     assert len(queue.scheduled_job_registry) == 0 and queue.count == 0  # and nothing else will
     print(f"\nslow server: {len(smtp_server.messages)} copies; row: {row.get_status_display()}: {row.last_error}")
@@ -213,7 +213,7 @@ def test_requeue_all_in_the_dashboard_delivers_the_emails_an_outage_failed(
     fail_for_good_while_smtp_is_down(emails, start_worker, smtp_server)
     high = django_rq.get_queue("high")
     assert sorted(high.failed_job_registry.get_job_ids()) == sorted(
-        work.kind_of(OutgoingEmail).job_id(e.pk) for e in emails
+        claims.kind_of(OutgoingEmail).job_id(e.pk) for e in emails
     )
     smtp_server.start()
     client.force_login(superuser)
@@ -241,7 +241,7 @@ def test_requeue_in_the_dashboard_sends_an_email_the_server_refused_once_fixed(
     smtp_server._collector.refused.clear()  # the operator fixed the mailbox
     client.force_login(superuser)
 
-    job_id = work.kind_of(OutgoingEmail).job_id(email.pk)
+    job_id = claims.kind_of(OutgoingEmail).job_id(email.pk)
     response = client.post(f"{DASHBOARD}queues/{queue_index('high')}/{job_id}/requeue/", {"requeue": "Requeue"})
     assert start_worker(extra_env=smtp_server.env, burst=True).wait(60) == 0
 
@@ -265,10 +265,10 @@ def given_up_email(django_user_model, settings, django_capture_on_commit_callbac
     [email] = queue_confirmations(django_user_model, 1)
     django_rq.get_queue("high").empty()
     OutgoingEmail.objects.filter(pk=email.pk).update(
-        attempts=work.kind_of(OutgoingEmail).max_attempts(), last_error="OSError: x"
+        attempts=claims.kind_of(OutgoingEmail).max_attempts(), last_error="OSError: x"
     )
     settings.WORK_STALE_SECONDS = 0
-    work.sweep()
+    claims.sweep()
     email.refresh_from_db()
     assert email.status == OutgoingEmail.Status.FAILED
     return email
@@ -277,8 +277,8 @@ def given_up_email(django_user_model, settings, django_capture_on_commit_callbac
 @pytest.mark.django_db
 def test_a_stale_copy_of_a_given_up_emails_job_does_not_send_it(given_up_email):
     queue = django_rq.get_queue("high", commit_mode="auto")
-    job_id = work.kind_of(OutgoingEmail).job_id(given_up_email.pk)
-    queue.enqueue(work.kind_of(OutgoingEmail).job, given_up_email.pk, job_id="a-copy")  # under another id
+    job_id = claims.kind_of(OutgoingEmail).job_id(given_up_email.pk)
+    queue.enqueue(claims.kind_of(OutgoingEmail).job, given_up_email.pk, job_id="a-copy")  # under another id
     queue.connection.rpush(queue.key, job_id)  # its own id, but the job is still parked
 
     run_high_queue()
@@ -291,7 +291,7 @@ def test_a_stale_copy_of_a_given_up_emails_job_does_not_send_it(given_up_email):
 @pytest.mark.django_db
 def test_a_given_up_emails_job_requeued_from_the_failed_registry_sends_it(given_up_email):
     queue = django_rq.get_queue("high")
-    queue.failed_job_registry.requeue(work.kind_of(OutgoingEmail).job_id(given_up_email.pk))
+    queue.failed_job_registry.requeue(claims.kind_of(OutgoingEmail).job_id(given_up_email.pk))
 
     run_high_queue()
 

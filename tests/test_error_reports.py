@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import include, path
 
 from accounts.models import User
-from background.models import OutgoingEmail
+from emails.models import OutgoingEmail
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,7 +92,7 @@ def test_a_500_is_still_answered_when_its_report_cannot_be_written(client, monke
     def database_down(message):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("background.outbox.outbox_add", database_down)
+    monkeypatch.setattr("emails.outbox.outbox_add", database_down)
 
     response = client.get("/boom/")
 
@@ -155,8 +155,8 @@ def test_the_outbox_admin_lists_and_finds_every_recipient_of_a_report(client, dj
     admin = Client(headers={"Host": "testserver", "X-Forwarded-Proto": "https"})
     admin.force_login(superuser)
 
-    listed = admin.get("/admin/background/outgoingemail/").content.decode()
-    found = admin.get("/admin/background/outgoingemail/", {"q": "dev@example.com"}).content.decode()
+    listed = admin.get("/admin/emails/outgoingemail/").content.decode()
+    found = admin.get("/admin/emails/outgoingemail/", {"q": "dev@example.com"}).content.decode()
 
     assert "Ops &lt;ops@example.com&gt;, dev@example.com" in listed
     assert "Ops &lt;ops@example.com&gt;, dev@example.com" in found

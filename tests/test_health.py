@@ -16,9 +16,9 @@ import pytest
 from django.urls import reverse
 from rq import worker_registration
 
-from background import queues
-from background.redis_config import rq_queues
-from background.scheduler import LEASE_KEY, TICK_KEY, last_key
+from queues import redis_client
+from queues.config import rq_queues
+from scheduling.scheduler import LEASE_KEY, TICK_KEY, last_key
 from tests.support.backend import (
     COMPRESSED_ENV,
     COMPRESSED_HEALTH,
@@ -82,7 +82,7 @@ def test_a_full_redis_that_refuses_writes_is_reported_at_once(client, own_redis)
 @pytest.mark.parametrize(("waited", "overdue"), [(5, []), (40, ["sweep_stuck_work"])])
 def test_a_due_slot_left_unfired_past_a_lease_and_two_ticks_fails_the_schedule(client, waited, overdue):
     # A lease that names a holder and a fresh tick are not enough: someone must fire what is due.
-    redis = queues.connection()
+    redis = redis_client.connection()
     now = time.time()
     redis.set(LEASE_KEY, json.dumps({"holder": "worker.1", "pid": 1, "token": "t"}))
     redis.set(TICK_KEY, f"{now:.3f}")
@@ -195,7 +195,7 @@ def test_after_a_flushall_idle_workers_are_never_named_and_are_seen_again_within
 
 
 def schedule_entry(name: str):
-    from background import schedule
+    from scheduling import schedule
 
     [entry] = [entry for entry in schedule.entries() if entry.name == name]
     return entry

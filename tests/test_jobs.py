@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from accounts import jobs as account_jobs
 from accounts.models import User
-from background import jobs as background_jobs
-from background.models import OutgoingEmail
+from emails import jobs
+from emails.models import OutgoingEmail
 from tests.support import outbox
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,7 @@ def queued_confirmation(user: User, site_url: str = "https://example.herokuapp.c
 def test_email_job_sends_the_confirmation_link_and_records_it(user, settings):
     email = queued_confirmation(user)
 
-    background_jobs.send_email(email.id)
+    jobs.send_email(email.id)
 
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
@@ -43,9 +43,9 @@ def test_email_job_sends_the_confirmation_link_and_records_it(user, settings):
 def test_every_send_of_an_outbox_row_carries_the_same_message_id(user):
     email = queued_confirmation(user)
 
-    background_jobs.send_email(email.id)
+    jobs.send_email(email.id)
     OutgoingEmail.objects.filter(pk=email.pk).update(status=OutgoingEmail.Status.PENDING)  # as after a lost commit
-    background_jobs.send_email(email.id)
+    jobs.send_email(email.id)
 
     first, second = (message.message()["Message-ID"] for message in mail.outbox)
     assert first == second
@@ -55,8 +55,8 @@ def test_every_send_of_an_outbox_row_carries_the_same_message_id(user):
 def test_running_the_email_job_twice_sends_one_email(user):
     email = queued_confirmation(user)
 
-    background_jobs.send_email(email.id)
-    background_jobs.send_email(email.id)
+    jobs.send_email(email.id)
+    jobs.send_email(email.id)
 
     assert len(mail.outbox) == 1
 
@@ -64,14 +64,14 @@ def test_running_the_email_job_twice_sends_one_email(user):
 def test_confirmation_email_uses_site_url_when_set(user, settings):
     settings.SITE_URL = "https://photos.example.com"
 
-    background_jobs.send_email(queued_confirmation(user, "https://attacker.example/").id)
+    jobs.send_email(queued_confirmation(user, "https://attacker.example/").id)
 
     assert "https://photos.example.com/confirm/" in mail.outbox[0].body
 
 
 def test_email_job_for_a_deleted_row_ends_quietly(caplog):
-    with caplog.at_level(logging.INFO, logger="background.jobs"):
-        background_jobs.send_email(424242)
+    with caplog.at_level(logging.INFO, logger="queues.joblog"):
+        jobs.send_email(424242)
 
     assert mail.outbox == []
     assert "email 424242 is gone" in caplog.text

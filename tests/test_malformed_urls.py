@@ -67,7 +67,7 @@ def test_the_walk_finds_the_sites_parameterised_urls():
     templates = {template for template, count in url_patterns() if count}
     assert "/confirm/{}/" in templates
     assert any(template.startswith("/admin/django_rq/dashboard/queues/{}/{}/") for template in templates)
-    assert any(template.startswith("/admin/background/outgoingemail/{}/") for template in templates)
+    assert any(template.startswith("/admin/emails/outgoingemail/{}/") for template in templates)
 
 
 def test_no_malformed_path_parameter_gets_a_server_error(visitor):
@@ -85,7 +85,7 @@ def test_no_malformed_path_parameter_gets_a_server_error(visitor):
 
 
 def test_a_nul_byte_in_a_path_is_not_found(visitor):
-    for url in ("/confirm/a\x00b/", "/password/reset/a\x00b/c/", "/admin/background/outgoingemail/1\x00/change/"):
+    for url in ("/confirm/a\x00b/", "/password/reset/a\x00b/c/", "/admin/emails/outgoingemail/1\x00/change/"):
         assert visitor.get(url).status_code == 404, url
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from background.models import OutgoingEmail
+from emails.models import OutgoingEmail
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,7 +44,7 @@ def test_mail_admins_lands_in_the_outbox_and_is_delivered(settings, run_worker):
     assert row.to == "ops@example.com"
     assert row.subject.endswith("Internal Server Error: /boom")
 
-    from background import jobs
+    from emails import jobs
 
     jobs.send_email(row.pk)
     assert [m.to for m in mail.outbox] == [["Ops <ops@example.com>"]]

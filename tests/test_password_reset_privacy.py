@@ -18,11 +18,12 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from background import queues
-from background.models import OutgoingEmail
-from background.redis_config import SERIALIZER, rq_queues
+from emails.models import OutgoingEmail
+from queues import redis_client
+from queues.config import SERIALIZER, rq_queues
 
 pytestmark = pytest.mark.django_db
+
 
 @pytest.fixture(autouse=True)
 def _many_resets_allowed(settings) -> None:
@@ -82,12 +83,12 @@ def test_known_and_unknown_addresses_do_the_same_work_in_the_request(user):
 
 def test_with_redis_unreachable_the_reset_is_written_to_the_outbox_from_the_request(user, settings):
     settings.RQ_QUEUES = rq_queues("redis://127.0.0.1:1/0")  # nothing listens there
-    queues._client.cache_clear()
+    redis_client._client.cache_clear()
     try:
         known_answer, _ = ask_for_reset(user.email)
         unknown_answer, _ = ask_for_reset("nobody@example.com")
     finally:
-        queues._client.cache_clear()
+        redis_client._client.cache_clear()
 
     assert known_answer == unknown_answer == (302, reverse("password_reset_done"))
     # Not lost: the row waits for the sweeper, which queues it once Redis is back.

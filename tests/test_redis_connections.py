@@ -50,9 +50,9 @@ WORKER_DYNO_BEFORE = 8
 
 def redis_using_job(seconds: float) -> int:
     """A job that keeps using Redis the ways jobs here do, for `seconds`."""
-    from background import queues
+    from queues import redis_client
 
-    client = queues.connection()
+    client = redis_client.connection()
     counter = f"test:connections:counter:{os.getpid()}"  # its own: the two jobs' WATCHes never clash
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -63,7 +63,7 @@ def redis_using_job(seconds: float) -> int:
             pipe.multi()
             pipe.set(f"{counter}:seen", 1)
             pipe.execute()
-        queues.get_queue("low").enqueue(noop)
+        redis_client.queue("low").enqueue(noop)
         time.sleep(0.05)
     client.rpush(RUNS_KEY, os.getpid())
     return os.getpid()
@@ -150,7 +150,7 @@ def worker_dyno_peak(server: ThrowawayRedis, env: dict[str, str]) -> dict[str, A
         wait_until(lambda: client.get("background:schedule:lease"), 30, "the schedule's lease")
         with Sampler(server, dyno) as idle:
             time.sleep(3)
-        from background.redis_config import SERIALIZER
+        from queues.config import SERIALIZER
 
         queue = django_rq.get_queue("default", connection=client, serializer=SERIALIZER)
         with Sampler(server, dyno) as busy:

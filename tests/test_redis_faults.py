@@ -18,10 +18,10 @@ import pytest
 from django.urls import reverse
 from redis.exceptions import RedisError
 
-from background import queues
-from background.models import OutgoingEmail
-from background.redis_config import rq_queues
-from background.scheduler import LEASE_KEY
+from emails.models import OutgoingEmail
+from queues import redis_client
+from queues.config import rq_queues
+from scheduling.scheduler import LEASE_KEY
 from tests.support.backend import (
     COMPRESSED_ENV,
     PROCESSING_ALLOWANCE_SECONDS,
@@ -57,7 +57,7 @@ def hung_redis(settings) -> Iterator[str]:
     thread.start()
     url = f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
     settings.RQ_QUEUES = rq_queues(url)
-    queues._client.cache_clear()
+    redis_client._client.cache_clear()
     try:
         yield url
     finally:
@@ -66,7 +66,7 @@ def hung_redis(settings) -> Iterator[str]:
         for sock in accepted:
             sock.close()
         listener.close()
-        queues._client.cache_clear()
+        redis_client._client.cache_clear()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -83,7 +83,7 @@ def test_a_signup_while_redis_hangs_answers_in_seconds_not_after_retries(client,
     assert OutgoingEmail.objects.get(to="late@example.com").status == OutgoingEmail.Status.PENDING
     # Two Redis calls (rate limit, enqueue) of at most TIMEOUT_SECONDS each, plus the request itself,
     # with slack for a busy machine: redis-py's default retries made such a request wait 10 s or more.
-    assert elapsed < 2 * queues.TIMEOUT_SECONDS + 3.0, elapsed
+    assert elapsed < 2 * redis_client.TIMEOUT_SECONDS + 3.0, elapsed
 
 
 # --- A Redis of the test's own, full or frozen, under the Procfile's worker ---------------------

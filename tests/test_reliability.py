@@ -18,18 +18,18 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from background import work
-from background.models import OutgoingEmail
+from emails.models import OutgoingEmail
 from tests.support import outbox
 from tests.support.chores import queue_chore, slow, status_of
 from tests.support.processes import Process, procfile_command, wait_until
 from tests.workapp.models import Chore
+from work import claims
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 # Short enough for a test to wait out; production uses 60 s (longer than any job may run).
 LEASE_SECONDS = 8
-CHORE_JOB_ID = work.kind_of(Chore).job_id
+CHORE_JOB_ID = claims.kind_of(Chore).job_id
 
 
 @pytest.fixture
@@ -89,11 +89,11 @@ def test_sigkill_mid_job_leaves_a_claim_whose_lease_lapses_and_the_sweeper_reque
 
     worker.signal_dyno(signal.SIGKILL)  # a crash or the out-of-memory killer: no goodbye
     worker.popen.wait(10)
-    assert work.sweep().requeued == 0  # the claim still holds until its lease lapses
+    assert claims.sweep().requeued == 0  # the claim still holds until its lease lapses
     start_worker()
 
     def swept_and_done() -> bool:
-        work.sweep()
+        claims.sweep()
         return status_of(chore) == "done"
 
     wait_until(swept_and_done, LEASE_SECONDS + 60, "the sweeper to re-queue the abandoned chore", every=1)
@@ -114,7 +114,7 @@ def test_work_and_signups_during_a_redis_outage_are_kept_and_done_once_the_sweep
     assert (status_of(chore), email.status) == ("pending", OutgoingEmail.Status.PENDING)
 
     own_redis.start()
-    report = work.sweep()
+    report = claims.sweep()
     worker = start_worker(burst=True, extra_env={"REDIS_URL": own_redis.url, **smtp_server.env})
     assert worker.popen.wait(60) == 0, worker.output()
 
@@ -130,7 +130,7 @@ def test_the_sweeper_never_queues_a_row_whose_job_is_still_waiting(short_lease):
     queue = django_rq.get_queue("default")
     assert queue.count == 1
 
-    report = work.sweep()
+    report = claims.sweep()
 
     assert (report.alive, report.requeued) == (1, 0)
     assert queue.count == 1
@@ -144,7 +144,7 @@ def test_a_job_lost_between_queue_and_worker_is_queued_again(short_lease):
     queue.connection.lrem(queue.key, 0, CHORE_JOB_ID(chore.pk))
     assert queue.count == 0
 
-    report = work.sweep()
+    report = claims.sweep()
 
     assert report.requeued == 1
     assert queue.get_job_ids() == [CHORE_JOB_ID(chore.pk)]
@@ -156,11 +156,11 @@ def test_a_retry_left_behind_by_a_dead_scheduler_is_queued_by_the_sweeper(short_
     queue.empty()
     # As a retry looks once its worker (and that worker's scheduler) died: due long ago.
     queue.enqueue_at(
-        timezone.now() - timedelta(minutes=5), work.kind_of(Chore).job, chore.pk, job_id=CHORE_JOB_ID(chore.pk)
+        timezone.now() - timedelta(minutes=5), claims.kind_of(Chore).job, chore.pk, job_id=CHORE_JOB_ID(chore.pk)
     )
     assert queue.count == 0
 
-    work.sweep()
+    claims.sweep()
 
     assert queue.get_job_ids() == [CHORE_JOB_ID(chore.pk)]
     assert len(queue.scheduled_job_registry) == 0
@@ -172,7 +172,7 @@ def test_a_row_out_of_attempts_is_failed_with_its_last_error_and_parked_for_requ
     queue = django_rq.get_queue("default")
     queue.empty()
 
-    work.sweep()
+    claims.sweep()
 
     chore.refresh_from_db()
     assert chore.status == "failed"
@@ -185,7 +185,7 @@ def test_a_row_out_of_attempts_is_failed_with_its_last_error_and_parked_for_requ
 def test_two_runs_of_the_same_row_at_once_do_the_work_once(start_worker):
     chore = queue_chore("twice")
     # A second job for the same row under another id, as a duplicate delivery would be.
-    django_rq.get_queue("default", commit_mode="auto").enqueue(work.kind_of(Chore).job, chore.pk, job_id="duplicate")
+    django_rq.get_queue("default", commit_mode="auto").enqueue(claims.kind_of(Chore).job, chore.pk, job_id="duplicate")
     first, second = start_worker(slow_seconds=2, burst=True), start_worker(slow_seconds=2, burst=True)
 
     assert first.popen.wait(60) == 0 and second.popen.wait(60) == 0
@@ -247,5 +247,5 @@ def test_an_unreachable_smtp_server_is_retried_with_backoff(user, start_worker):
     assert email.status == OutgoingEmail.Status.PENDING
     assert "ConnectionRefusedError" in email.last_error
     assert django_rq.get_queue("high").scheduled_job_registry.get_job_ids() == [
-        work.kind_of(OutgoingEmail).job_id(email.pk)
+        claims.kind_of(OutgoingEmail).job_id(email.pk)
     ]

@@ -15,9 +15,12 @@ from django.core.management import call_command, get_commands
 from django.utils import timezone
 from rq.job import Job
 
-from background import jobs, queues, schedule
-from background.schedule import Entry
-from background.scheduler import LEASE_KEY, Scheduler, last_key, lease_holder, statuses
+from queues import redis_client
+from scheduling import schedule
+from scheduling.schedule import Entry
+from scheduling.scheduler import LEASE_KEY, Scheduler, last_key
+from scheduling.status import lease_holder, statuses
+from work import jobs
 
 # 2026-01-01 00:00:00 UTC, a multiple of every interval used here.
 T0 = 1767225600
@@ -29,7 +32,7 @@ def entry(interval: int | None = 10, cron: str | None = None, name: str = "every
 
 @pytest.fixture
 def redis():
-    return queues.connection()
+    return redis_client.connection()
 
 
 def engines(redis, *entries: Entry, n: int = 2, lease: float = 30, catchup: float = 3600) -> list[Scheduler]:
@@ -52,8 +55,8 @@ def test_two_schedulers_one_lease_each_slot_queued_once(redis):
     assert a.holding and not b.holding
     assert fired == [f"schedule-every-{slot}" for slot in range(T0, T0 + 60, 10)]
     assert queued_ids(redis) == fired
-    job = Job.fetch(fired[0], connection=redis, serializer=queues.get_queue("low").serializer)
-    assert job.func_name == "background.jobs.sweep_stuck_work"
+    job = Job.fetch(fired[0], connection=redis, serializer=redis_client.queue("low").serializer)
+    assert job.func_name == "work.jobs.sweep_stuck_work"
     assert lease_holder(redis)["holder"] == "worker.1"
 
 
@@ -77,7 +80,7 @@ def test_a_paused_holder_that_wakes_after_its_lease_moved_queues_nothing(redis, 
 
     # a wakes believing it holds the lease, with slots due by its clock.
     assert a.holding
-    with caplog.at_level(logging.WARNING, logger="background.scheduler"):
+    with caplog.at_level(logging.WARNING, logger="scheduling.scheduler"):
         assert a.tick(T0 + 30) == []
     assert not a.holding
     assert "lease lost" in caplog.text
@@ -122,7 +125,7 @@ def test_a_restart_fires_no_interval_job_again(redis):
 def test_missed_slots_within_the_catchup_bound_run_once_and_older_ones_are_skipped(redis, caplog):
     [scheduler] = engines(redis, entry(10), n=1, catchup=35)
     scheduler.tick(T0)
-    with caplog.at_level(logging.INFO, logger="background.scheduler"):
+    with caplog.at_level(logging.INFO, logger="scheduling.scheduler"):
         fired = scheduler.tick(T0 + 100)  # no worker up from T0 + 1 to T0 + 100
 
     assert fired == [f"schedule-every-{slot}" for slot in (T0 + 70, T0 + 80, T0 + 90, T0 + 100)]
@@ -141,7 +144,7 @@ def test_a_missed_daily_run_older_than_the_bound_is_skipped_not_run(redis, caplo
         f"schedule-daily-{T0 + 3 * 3600 + 17 * 60}"
     ]  # 30 min late
     redis.hset(last_key(daily), "slot", T0 + 3 * 3600 + 17 * 60)
-    with caplog.at_level(logging.WARNING, logger="background.scheduler"):
+    with caplog.at_level(logging.WARNING, logger="scheduling.scheduler"):
         assert scheduler.tick(T0 + 86400 + 3 * 3600 + 17 * 60 + 7200) == []  # the next one: 2 h late
     assert "daily skipped 1 runs" in caplog.text
     assert int(redis.hget(last_key(daily), "slot")) == T0 + 86400 + 3 * 3600 + 17 * 60
@@ -217,9 +220,9 @@ def test_the_schedule_command_lists_entries_next_and_last_runs_and_the_holder(re
 def test_the_project_commands_override_django_rq():
     # background comes first in INSTALLED_APPS so its JSON-defaulting commands win.
     commands = get_commands()
-    assert commands["rqworker"] == "background"
-    assert commands["rqworker-pool"] == "background"
-    assert commands["schedule"] == "background"
+    assert commands["rqworker"] == "workers"
+    assert commands["rqworker-pool"] == "workers"
+    assert commands["schedule"] == "scheduling"
 
 
 @pytest.mark.django_db
@@ -232,12 +235,12 @@ def test_the_admin_shows_the_schedule_and_its_holder_to_staff_only(client, redis
     staff.is_staff = True
     staff.save()
 
-    assert client.get("/admin/background/schedule/").status_code == 302  # to the admin's login
+    assert client.get("/admin/scheduling/schedule/").status_code == 302  # to the admin's login
     client.force_login(staff)
     index = client.get("/admin/").content.decode()
-    page = client.get("/admin/background/schedule/")
+    page = client.get("/admin/scheduling/schedule/")
 
-    assert 'href="/admin/background/schedule/"' in index
+    assert 'href="/admin/scheduling/schedule/"' in index
     assert page.status_code == 200
     text = page.content.decode()
     assert "Lease holder: <strong>worker.1</strong>" in text
@@ -248,7 +251,7 @@ def test_the_admin_shows_the_schedule_and_its_holder_to_staff_only(client, redis
 
 @pytest.mark.django_db(transaction=True)
 def test_a_bare_rqworker_typed_by_hand_runs_jobs_but_not_the_schedule(run_worker, redis):
-    queues.get_queue("low").enqueue(jobs.sweep_stuck_work)
+    redis_client.queue("low").enqueue(jobs.sweep_stuck_work)
 
     result = run_worker("high", "default", "low")
 

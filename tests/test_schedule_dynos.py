@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from background.scheduler import LEASE_KEY
+from scheduling.scheduler import LEASE_KEY
 from tests.support.backend import COMPRESSED_ENV
 from tests.support.processes import Process, procfile_command, wait_until
 from tests.support.redis_server import ThrowawayRedis

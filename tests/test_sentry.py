@@ -54,7 +54,7 @@ django.setup()
 from unittest import mock
 from django.test import Client
 client = Client(raise_request_exception=False, headers={{"Host": "testserver", "X-Forwarded-Proto": "https"}})
-with mock.patch("background.health._database", side_effect=RuntimeError("forced fault for the test")):
+with mock.patch("web.health._database", side_effect=RuntimeError("forced fault for the test")):
     print(client.get("{reverse("healthz")}").status_code)
 sentry_sdk.flush()
 """

@@ -10,7 +10,7 @@ import time
 import pytest
 import redis
 
-from background.redis_config import queue_config
+from queues.config import queue_config
 from tests.conftest import ROOT
 from tests.support.web import static_files_lock
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from background.models import OutgoingEmail
+from emails.models import OutgoingEmail
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,9 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from background import jobs
-from background.models import OutgoingEmail
-from background.redis_config import SERIALIZER
+from emails import jobs
+from emails.models import OutgoingEmail
+from queues.config import SERIALIZER
 from tests.support import outbox
 
 pytestmark = pytest.mark.django_db

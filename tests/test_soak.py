@@ -21,12 +21,12 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from background import work
-from background.models import OutgoingEmail
+from emails.models import OutgoingEmail
 from tests.conftest import ROOT
 from tests.support.chores import queue_chore, slow
 from tests.support.processes import Process, procfile_command, wait_until
 from tests.workapp.models import Chore
+from work import claims
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -99,7 +99,7 @@ def test_soak_every_chore_and_email_finishes_once_while_worker_dynos_are_killed(
         submitted = time.monotonic() - started
 
         def all_final() -> bool:
-            work.sweep()  # what the schedule does every minute, more often
+            claims.sweep()  # what the schedule does every minute, more often
             return not (
                 Chore.objects.exclude(status__in=FINAL_CHORE).exists()
                 or OutgoingEmail.objects.exclude(status__in=FINAL_EMAIL).exists()

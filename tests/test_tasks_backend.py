@@ -1,4 +1,4 @@
-"""Django's Tasks API (`@task`) on rq (background/tasks_backend.py), run by the Procfile's worker."""
+"""Django's Tasks API (`@task`) on rq (queues/tasks_backend.py), run by the Procfile's worker."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from django.utils import timezone
 from django_rq.settings import get_queues_map
 from rq.job import JobStatus
 
-from background import queues
-from background.tasks_backend import RQBackend, exception_class_path, task_status
+from queues import redis_client
+from queues.tasks_backend import RQBackend, exception_class_path, task_status
 from tests.support.processes import Process, procfile_command, wait_until
 from tests.workapp.jobs import ping
 from tests.workapp.models import Ping
@@ -60,7 +60,7 @@ def finished(task, result_id: str, worker: Process):
 
 
 def redis_job_keys() -> list[bytes]:
-    return queues.connection().keys("rq:job:*")
+    return redis_client.connection().keys("rq:job:*")
 
 
 @pytest.mark.slow
@@ -158,7 +158,7 @@ def test_a_task_reaches_redis_only_when_its_transaction_commits_as_a_json_rq_job
     assert result.enqueued_at is not None
     raw = queue.connection.hget(f"rq:job:{result.id}", "data")
     assert json.loads(zlib.decompress(raw)) == [
-        "background.tasks_backend.run_task",
+        "queues.tasks_backend.run_task",
         None,
         ["tests.workapp.tasks.ping_value", [row.pk], {}],
         {},
@@ -171,18 +171,18 @@ def test_a_task_reaches_redis_only_when_its_transaction_commits_as_a_json_rq_job
 
 @pytest.mark.django_db(transaction=True)
 def test_a_task_redis_refuses_at_the_commit_is_logged_and_the_commit_and_its_other_callbacks_stand(settings, caplog):
-    from background.redis_config import rq_queues
+    from queues.config import rq_queues
 
     settings.RQ_QUEUES = rq_queues("redis://127.0.0.1:1/0")  # nothing listens there
-    queues._client.cache_clear()
+    redis_client._client.cache_clear()
     after_it = []
     try:
-        with caplog.at_level(logging.ERROR, logger="background.tasks_backend"), transaction.atomic():
+        with caplog.at_level(logging.ERROR, logger="queues.tasks_backend"), transaction.atomic():
             row = Ping.objects.create(value=9)
             result = ping_value.enqueue(row.pk)
             transaction.on_commit(lambda: after_it.append("ran"))
     finally:
-        queues._client.cache_clear()
+        redis_client._client.cache_clear()
 
     assert Ping.objects.filter(pk=row.pk).exists()
     assert after_it == ["ran"]
@@ -221,7 +221,7 @@ def test_each_rq_job_status_reads_as_a_task_status(rq_status, expected):
 
 
 def test_every_rq_job_status_has_a_task_status():
-    from background.tasks_backend import TASK_STATUS
+    from queues.tasks_backend import TASK_STATUS
 
     assert set(TASK_STATUS) == set(JobStatus)
 
@@ -237,7 +237,7 @@ def test_a_failures_exception_class_is_read_from_its_traceback():
 
 @pytest.mark.django_db
 def test_get_result_knows_only_this_backends_tasks():
-    plain_job = queues.get_queue("high").enqueue(ping, args=(1,))
+    plain_job = redis_client.queue("high").enqueue(ping, args=(1,))
 
     for result_id in (plain_job.id, "no-such-job", "not:a job id"):
         with pytest.raises(TaskResultDoesNotExist):
@@ -259,5 +259,5 @@ def test_the_system_check_names_a_queue_rq_does_not_define():
 
     [error] = backend.check()
 
-    assert error.id == "background.E001"
+    assert error.id == "queues.E001"
     assert "'urgent'" in error.msg

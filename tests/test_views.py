@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import user_confirmation_token
-from background.models import OutgoingEmail
+from emails.models import OutgoingEmail
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def test_signup_creates_the_account_and_queues_its_email_after_commit(client, dj
 
     assert response.status_code == 302
     assert User.objects.filter(email="grace@example.com", email_confirmed_at=None).exists()
-    assert queued_job_names("high") == ["background.jobs.send_email"]
+    assert queued_job_names("high") == ["emails.jobs.send_email"]
     email = OutgoingEmail.objects.get(to="grace@example.com")
     assert email.to == "grace@example.com"
     assert django_rq.get_queue("high").get_jobs()[0].args == [email.id]

@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import render
 from redis.exceptions import RedisError
 
-from background import queues
+from queues import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def _over_limit(key: str, limit: int, per_seconds: int) -> bool:
     window = int(time.time() // per_seconds)
     count: int
     try:
-        redis = queues.connection()
+        redis = redis_client.connection()
         with redis.pipeline() as pipe:
             pipe.incr(f"{key}:{window}")
             pipe.expire(f"{key}:{window}", per_seconds)

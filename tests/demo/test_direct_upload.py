@@ -24,11 +24,11 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from background import work
 from media_tasks import jobs, services, thumbnails
 from media_tasks.models import Image
 from tests.support import images
 from tests.test_s3_storage import BUCKET, ON_LOCALSTACK, object_exists, object_keys
+from work import claims
 
 # For the tests of what only the bucket refuses: moto accepts all of it.
 needs_localstack = pytest.mark.skipif(
@@ -278,7 +278,7 @@ def test_completing_one_key_twice_at_once_records_it_once_and_queues_one_job(cli
     from django.db import connections
     from django.test import Client
 
-    from background import queues
+    from queues import redis_client
 
     # A second browser arriving as the first does (over HTTPS, per the client fixture).
     clients = [client, Client(**client.defaults)]
@@ -313,7 +313,7 @@ def test_completing_one_key_twice_at_once_records_it_once_and_queues_one_job(cli
     ]
     [image] = Image.objects.all()
     assert image.original.name == key
-    assert queues.get_queue("default").job_ids == [work.kind_of(Image).job_id(image.pk)]
+    assert redis_client.queue("default").job_ids == [claims.kind_of(Image).job_id(image.pk)]
 
 
 @pytest.mark.django_db
@@ -392,7 +392,7 @@ def test_the_clean_up_deletes_only_an_old_object_no_image_names(
 
 
 def test_the_clean_up_is_on_the_schedule_and_does_nothing_without_a_bucket(db):
-    from background import schedule
+    from scheduling import schedule
 
     entry = next(entry for entry in schedule.entries() if entry.name == "delete_orphan_uploads")
     assert (entry.queue_name, entry.cron) == ("low", "41 * * * *")

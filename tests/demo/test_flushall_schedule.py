@@ -1,6 +1,6 @@
 """A Redis FLUSHALL while uploads, sign-ups and the schedule run: every image and email is still done.
 
-There is no clock process: the Procfile's worker runs the schedule (background/scheduler.py),
+There is no clock process: the Procfile's worker runs the schedule (scheduling/scheduler.py),
 takes its lease again after the flush and runs the sweeper, which queues again every row
 whose job the flush took. The core's version, on the test-only Chore, is in
 tests/test_redis_faults.py, whose fixtures these are.
@@ -13,9 +13,9 @@ import time
 import pytest
 from django.urls import reverse
 
-from background.models import OutgoingEmail
-from background.scheduler import LEASE_KEY
+from emails.models import OutgoingEmail
 from media_tasks.models import Image
+from scheduling.scheduler import LEASE_KEY
 from tests.support import images
 from tests.support.backend import SWEEP_SECONDS, health, worker_dyno
 from tests.support.processes import wait_until

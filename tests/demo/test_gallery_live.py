@@ -9,7 +9,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from background.models import OutgoingEmail
+from emails.models import OutgoingEmail
 from media_tasks.models import Image, Thumbnail
 from tests.demo.test_admin_images import stored_failed_image
 

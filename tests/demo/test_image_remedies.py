@@ -11,10 +11,10 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import User
-from background import work
 from media_tasks.models import Image
 from tests.demo.test_admin_images import stored_failed_image
 from tests.test_email_delivery import DASHBOARD, queue_index
+from work import claims
 
 
 def image_out_of_attempts(owner: User, settings, name: str = "given-up.jpg") -> Image:
@@ -24,7 +24,7 @@ def image_out_of_attempts(owner: User, settings, name: str = "given-up.jpg") -> 
         status=Image.Status.PENDING, attempts=settings.WORK_MAX_ATTEMPTS, last_error="OSError: disk on fire"
     )
     settings.WORK_STALE_SECONDS = 0
-    work.sweep()
+    claims.sweep()
     image.refresh_from_db()
     assert image.status == Image.Status.FAILED
     return image
@@ -36,7 +36,7 @@ def test_requeue_in_the_dashboard_makes_the_thumbnails_of_a_given_up_image(
     client, superuser, user, settings, start_worker
 ):
     image = image_out_of_attempts(user, settings)
-    job_id = work.kind_of(Image).job_id(image.pk)
+    job_id = claims.kind_of(Image).job_id(image.pk)
     assert job_id in django_rq.get_queue("default").failed_job_registry.get_job_ids()
     client.force_login(superuser)
 
@@ -57,7 +57,7 @@ def test_requeue_all_in_the_dashboard_makes_the_thumbnails_of_every_given_up_ima
     given_up = [image_out_of_attempts(user, settings, f"given-up-{n}.jpg") for n in range(3)]
     default = django_rq.get_queue("default")
     assert sorted(default.failed_job_registry.get_job_ids()) == sorted(
-        work.kind_of(Image).job_id(image.pk) for image in given_up
+        claims.kind_of(Image).job_id(image.pk) for image in given_up
     )
     client.force_login(superuser)
 

@@ -16,8 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from rq.job import Job
 
-from background import work
-from background.models import OutgoingEmail
+from emails.models import OutgoingEmail
 from media_tasks.models import Image
 from tests.demo.test_flushall_schedule import unfinished
 from tests.support import images
@@ -28,6 +27,7 @@ from tests.test_redis_faults import (  # noqa: F401 - backend_env is a fixture
     backend_env,
     visitor,
 )
+from work import claims
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -54,7 +54,7 @@ def left_for_the_sweeper(own_redis) -> int:
         (OutgoingEmail, OutgoingEmail.objects.exclude(status=OutgoingEmail.Status.SENT)),
     ]
     keys = [
-        Job.key_for(work.kind_of(model).job_id(pk))
+        Job.key_for(claims.kind_of(model).job_id(pk))
         for model, query in rows
         for pk in query.values_list("pk", flat=True)
     ]

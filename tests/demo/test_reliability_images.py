@@ -12,12 +12,12 @@ import django_rq
 import pytest
 from django.urls import reverse
 
-from background import work
-from background.models import OutgoingEmail
+from emails.models import OutgoingEmail
 from media_tasks.models import Image
 from tests.support import images
 from tests.support.processes import Process, procfile_command
 from tests.test_reliability import LEASE_SECONDS
+from work import claims
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -91,7 +91,7 @@ def test_uploads_and_signups_during_a_redis_outage_succeed_and_are_processed_lat
     assert "Queued" in gallery.content.decode()
 
     own_redis.start()
-    report = work.sweep()
+    report = claims.sweep()
     worker = start_worker(burst=True, extra_env={"REDIS_URL": own_redis.url, **smtp_server.env})
     assert worker.popen.wait(60) == 0, worker.output()
 
@@ -107,7 +107,7 @@ def test_a_row_out_of_attempts_is_failed_with_its_last_error(signed_in_client, s
     Image.objects.filter(pk=image.pk).update(attempts=settings.WORK_MAX_ATTEMPTS, last_error="OSError: disk on fire")
     django_rq.get_queue("default").empty()
 
-    work.sweep()
+    claims.sweep()
 
     image.refresh_from_db()
     assert image.status == Image.Status.FAILED
@@ -119,7 +119,7 @@ def test_a_row_out_of_attempts_is_failed_with_its_last_error(signed_in_client, s
 def test_two_runs_of_the_same_image_at_once_make_one_set_of_thumbnails(signed_in_client, start_worker):
     image = upload(signed_in_client)
     # A second job for the same row under another id, as a duplicate delivery would be.
-    django_rq.get_queue("default", commit_mode="auto").enqueue(work.kind_of(Image).job, image.pk, job_id="duplicate")
+    django_rq.get_queue("default", commit_mode="auto").enqueue(claims.kind_of(Image).job, image.pk, job_id="duplicate")
     first, second = start_worker(slow_seconds=2, burst=True), start_worker(slow_seconds=2, burst=True)
 
     assert first.popen.wait(60) == 0 and second.popen.wait(60) == 0

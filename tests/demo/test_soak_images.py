@@ -21,13 +21,13 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from background import work
-from background.models import OutgoingEmail
+from emails.models import OutgoingEmail
 from files.models import StoredFile
 from media_tasks.models import Image
 from tests.conftest import ROOT
 from tests.support import images
 from tests.support.processes import Process, procfile_command, wait_until
+from work import claims
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -104,7 +104,7 @@ def test_soak_every_image_gets_one_set_of_thumbnails_while_workers_are_killed(
         submitted = time.monotonic() - started
 
         def all_final() -> bool:
-            work.sweep()  # what the schedule does every minute, more often
+            claims.sweep()  # what the schedule does every minute, more often
             return not (
                 Image.objects.exclude(status__in=FINAL_IMAGE).exists()
                 or OutgoingEmail.objects.exclude(status__in=FINAL_EMAIL).exists()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from background import work
 from tests.workapp.models import Chore
+from work import claims
 
 
 def queue_chore(name: str, **fields: object) -> Chore:
     """A chore written and queued after its commit (at once outside a transaction); if Redis is away, it waits."""
     chore = Chore.objects.create(name=name, **fields)
-    work.enqueue_on_commit(chore)
+    claims.enqueue_on_commit(chore)
     return chore
 
 

@@ -10,15 +10,15 @@ import zlib
 
 from PIL import Image, ImageCms, ImageOps
 
-# Made for bench/ too, which must not import tests/: one copy, in harness/, re-exported here.
-from harness.images import Photo as Photo
-from harness.images import _png_chunk
-from harness.images import encode as encode
-from harness.images import large_animated_gif as large_animated_gif
-from harness.images import large_jpeg as large_jpeg
-from harness.images import large_png as large_png
-from harness.images import noisy_photo as noisy_photo
-from harness.images import photo_corpus as photo_corpus
+# Made for bench/ too, which must not import tests/: one copy, in devtools/, re-exported here.
+from devtools.images import Photo as Photo
+from devtools.images import _png_chunk
+from devtools.images import encode as encode
+from devtools.images import large_animated_gif as large_animated_gif
+from devtools.images import large_jpeg as large_jpeg
+from devtools.images import large_png as large_png
+from devtools.images import noisy_photo as noisy_photo
+from devtools.images import photo_corpus as photo_corpus
 
 ORIENTATION_TAG = 0x0112
 GPS_TAG = 0x8825

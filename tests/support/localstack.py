@@ -30,7 +30,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import ClientError
 
-from harness.processes import ROOT
+from devtools.processes import ROOT
 from tests.support.web import free_port
 
 SERVERS = ("moto", "localstack")

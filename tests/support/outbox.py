@@ -1,10 +1,10 @@
-"""The outbox row a message became (background/outbox.py names it on the message)."""
+"""The outbox row a message became (emails/outbox.py names it on the message)."""
 
 from __future__ import annotations
 
 from django.core.mail import EmailMessage
 
-from background.models import OutgoingEmail
+from emails.models import OutgoingEmail
 
 
 def row_of(message: EmailMessage) -> OutgoingEmail:

@@ -1,4 +1,4 @@
-"""Real workers for the fault tests; the rest lives in harness/processes.py, which bench/ uses
+"""Real workers for the fault tests; the rest lives in devtools/processes.py, which bench/ uses
 too, and is re-exported here for the tests that import it from this module."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from harness.processes import (
+from devtools.processes import (
     ROOT,
     SHUTDOWN_GRACE_SECONDS,
     ProcessTree,

@@ -2,7 +2,7 @@
 
 Their own server is the one `python3 dev.py run` would start on this machine (dev.py's
 find_redis_server): the embedded Valkey where its wheel fits, else valkey-server or
-redis-server on PATH. Starting it is harness/redis_server.py's, which bench/ shares.
+redis-server on PATH. Starting it is devtools/redis_server.py's, which bench/ shares.
 
 A database named by REDIS_URL is only used if it is empty or was claimed by an earlier
 run of this suite, so the tests never flush data that is not theirs.
@@ -24,8 +24,8 @@ import pytest
 import redis
 
 import dev
-from harness.redis_server import free_port, redis_server
-from harness.redis_server import redis_server_binary as redis_server_binary
+from devtools.redis_server import free_port, redis_server
+from devtools.redis_server import redis_server_binary as redis_server_binary
 
 CLAIM_KEY = "django-rq-template:test-suite-owns-this-db"
 

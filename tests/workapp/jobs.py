@@ -5,9 +5,9 @@ import time
 
 from django.db.models import F
 
-from background import durable
-from background.jobs import job
+from queues.jobs import job
 from tests.workapp.models import Chore, Ping, Report
+from work import durable
 
 
 @durable.job(Chore)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from background.models import WorkItem
+from work.models import WorkItem
 
 
 class Chore(WorkItem):

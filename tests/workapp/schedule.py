@@ -11,8 +11,9 @@ import time
 
 from rq import get_current_job
 
-from background import queues, schedule
-from background.jobs import logged
+from queues import redis_client
+from queues.joblog import logged
+from scheduling import schedule
 
 RUNS_KEY = "test:schedule:runs"
 EVERY_SECONDS = int(os.environ.get("TEST_SCHEDULE_EVERY_SECONDS") or 0)
@@ -21,7 +22,7 @@ EVERY_SECONDS = int(os.environ.get("TEST_SCHEDULE_EVERY_SECONDS") or 0)
 @logged
 def record_tick() -> None:
     job = get_current_job()
-    queues.connection().rpush(RUNS_KEY, f"{job.id if job else '-'} {time.time():.3f} {os.getpid()}")
+    redis_client.connection().rpush(RUNS_KEY, f"{job.id if job else '-'} {time.time():.3f} {os.getpid()}")
 
 
 if EVERY_SECONDS:

@@ -1,4 +1,4 @@
-"""Test-only Django tasks (`@task`, background/tasks_backend.py): each takes ids and re-reads its rows."""
+"""Test-only Django tasks (`@task`, queues/tasks_backend.py): each takes ids and re-reads its rows."""
 
 from __future__ import annotations
 

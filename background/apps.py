@@ -1,8 +1,0 @@
-from __future__ import annotations
-
-from django.apps import AppConfig
-
-
-class BackgroundConfig(AppConfig):
-    name = "background"
-    verbose_name = "Background work"

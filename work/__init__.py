@@ -1,0 +1,2 @@
+"""Durable work: rows that carry their job's state (`WorkItem`), the claim protocol,
+`@durable.job`, and the sweep that re-queues lost work."""
