@@ -19,8 +19,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # gunicorn's threaded worker, except that a request reaches a thread only once it has arrived
 # in full, within the bounds of REQUEST_HEADERS_TIMEOUT, REQUEST_BODY_MIN_RATE and
 # REQUEST_MAX_BYTES: slow or stalled clients (Heroku's router does not buffer request bodies)
-# wait in the event loop, not in a thread. See project/gunicorn_worker.py.
-worker_class = "project.gunicorn_worker.BufferingThreadWorker"
+# wait in the event loop, not in a thread. See web/gunicorn_worker.py.
+worker_class = "web.gunicorn_worker.BufferingThreadWorker"
 # Connections one worker holds at once, waiting ones included (gunicorn's default).
 worker_connections = 1000
 

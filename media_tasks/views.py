@@ -18,7 +18,7 @@ from media_tasks.forms import UploadForm
 from media_tasks.models import Image, Thumbnail
 from media_tasks.thumbnails import UnreadableImage
 from web.ratelimit import rate_limited
-from web.upload_handlers import accepts_files
+from web.request_limits import accepts_files
 
 if TYPE_CHECKING:
     from accounts.http import AuthenticatedHttpRequest

@@ -120,7 +120,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Before CSRF, whose check parses the body: refuses a body larger than the view takes.
-    "web.upload_handlers.RequestBodyLimitMiddleware",
+    "web.request_limits.RequestBodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # django-rq lets any staff member into its dashboard; requeue and empty are for superusers.
@@ -410,7 +410,7 @@ DIRECT_UPLOAD_GRACE_HOURS = int(os.environ.get("DIRECT_UPLOAD_GRACE_HOURS", "24"
 # Uploads larger than this are refused before anything is stored.
 MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
 # The most a whole request body may be: one upload plus its form fields and multipart framing.
-# The web dyno's gunicorn worker (project/gunicorn_worker.py) answers 413 to a larger declared
+# The web dyno's gunicorn worker (web/gunicorn_worker.py) answers 413 to a larger declared
 # body before reading any of it; views that take no file allow DATA_UPLOAD_MAX_MEMORY_SIZE.
 # https://docs.djangoproject.com/en/5.2/ref/settings/#data-upload-max-memory-size
 REQUEST_MAX_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
@@ -424,7 +424,7 @@ REQUEST_BODY_MIN_RATE = float(os.environ.get("REQUEST_BODY_MIN_RATE", "25000"))
 # passes MAX_UPLOAD_BYTES and keeps each accepted file in memory, because Django's memory or
 # temporary-file choice goes by the whole body's length and sent files near the limit to disk.
 # https://docs.djangoproject.com/en/6.0/topics/http/file-uploads/#upload-handlers
-FILE_UPLOAD_HANDLERS = ["web.upload_handlers.UploadLimitsHandler"]
+FILE_UPLOAD_HANDLERS = ["web.request_limits.UploadLimitsHandler"]
 # A confirmation link stops working after this many seconds.
 EMAIL_CONFIRMATION_MAX_AGE = int(os.environ.get("EMAIL_CONFIRMATION_MAX_AGE", str(3 * 24 * 3600)))
 # Accounts still unconfirmed after this many days are deleted by the scheduled cleanup.

@@ -1,7 +1,7 @@
 """No request can hold more than its bound: body size, file parts, and time to arrive.
 
 The view-level limits are checked through Django's test client; the server-level ones against
-the Procfile's web line (gunicorn with project.gunicorn_worker.BufferingThreadWorker), with
+the Procfile's web line (gunicorn with web.gunicorn_worker.BufferingThreadWorker), with
 real sockets sending large, unfinished and slow requests.
 """
 

@@ -6,7 +6,7 @@ body, RequestBodyLimitMiddleware answers 413 to a declared length larger than th
 is parsed, UploadLimitsHandler refuses a file part past the view's count (400), drops a
 file as soon as it passes MAX_UPLOAD_BYTES, and holds each file it accepts in memory, so no
 upload is ever written to a temporary file. The web dyno's gunicorn worker has already
-refused anything over REQUEST_MAX_BYTES before reading it (project/gunicorn_worker.py).
+refused anything over REQUEST_MAX_BYTES before reading it (web/gunicorn_worker.py).
 """
 
 from __future__ import annotations

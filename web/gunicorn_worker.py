@@ -130,7 +130,9 @@ class Arrival:
     closing: bool = False
 
 
-class BufferingThreadWorker(ThreadWorker):
+# gunicorn ships no types (typeshed's types-gunicorn, not installed, is written for gunicorn 26,
+# whose ThreadWorker has no murder_pending), so ThreadWorker is Any to mypy.
+class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
     @classmethod
     def check_config(cls, cfg: Any, log: Any) -> None:
         super().check_config(cfg, log)
