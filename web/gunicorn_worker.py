@@ -130,8 +130,8 @@ class Arrival:
     closing: bool = False
 
 
-# gunicorn ships no types (typeshed's types-gunicorn, not installed, is written for gunicorn 26,
-# whose ThreadWorker has no murder_pending), so ThreadWorker is Any to mypy.
+# gunicorn ships no types, and typeshed's types-gunicorn (not installed) describes gunicorn 26,
+# not the 27 whose methods this overrides: ThreadWorker is Any to mypy.
 class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
     @classmethod
     def check_config(cls, cfg: Any, log: Any) -> None:
