@@ -65,7 +65,7 @@ MEASURED_CODE = (
     "accounts",
     "project",
 )
-MAIN_SUSPECT = "media_tasks/thumbnails.py"
+MAIN_SUSPECT = "media_tasks/rendering.py"
 
 
 class BenchmarkError(Exception):

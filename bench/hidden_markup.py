@@ -4,7 +4,7 @@
 
 Makes the same corpus as tests/demo/test_hidden_markup.py (devtools/images.photo_corpus: JPEG,
 PNG and WebP of noise-rich pictures, whose compressed bytes look random), and counts the photos
-refused by thumbnails.has_hidden_markup and by the old check, HIDDEN_MARKUP searched over the
+refused by hidden_markup.has_hidden_markup and by the old check, HIDDEN_MARKUP searched over the
 whole file. Then times both, and the whole of inspect_image, on photos of about 3 MB.
 """
 
@@ -18,14 +18,14 @@ import time
 from collections.abc import Callable
 
 from devtools import images
-from media_tasks import thumbnails
+from media_tasks import hidden_markup, upload_checks
 
 SEED = 12
 ROUNDS = 50
 
 
 def whole_file_search(data: bytes) -> bool:
-    return thumbnails.HIDDEN_MARKUP.search(data) is not None
+    return hidden_markup.HIDDEN_MARKUP.search(data) is not None
 
 
 def milliseconds(check: Callable[[bytes], object], data: bytes) -> str:
@@ -56,8 +56,8 @@ def main() -> None:
     refused_before = []
     for photo in images.photo_corpus(count, SEED):
         total += len(photo.data)
-        refused_now += thumbnails.has_hidden_markup(photo.data)
-        match = thumbnails.HIDDEN_MARKUP.search(photo.data)
+        refused_now += hidden_markup.has_hidden_markup(photo.data)
+        match = hidden_markup.HIDDEN_MARKUP.search(photo.data)
         if match:
             refused_before.append(f"{photo.description}: {match.group()!r} at {match.start()} of {len(photo.data)}")
     print(f"{count} photos, {total / 1e6:.1f} MB, made and checked in {time.perf_counter() - started:.1f} s")
@@ -67,8 +67,8 @@ def main() -> None:
         print("   ", line)
     print(f"expected by chance for the whole-file search: {total / (512 * 2**20):.2f} (one per 512 MiB)")
     for name, data in three_megabyte_photos().items():
-        inspect = lambda data: thumbnails.inspect_image(io.BytesIO(data))  # noqa: E731
-        check = milliseconds(thumbnails.has_hidden_markup, data)
+        inspect = lambda data: upload_checks.inspect_image(io.BytesIO(data))  # noqa: E731
+        check = milliseconds(hidden_markup.has_hidden_markup, data)
         print(
             f"{name}, {len(data) / 1e6:.1f} MB: has_hidden_markup {check},"
             f" whole-file search {milliseconds(whole_file_search, data)},"

@@ -10,7 +10,7 @@ three formats:
 
 - today: JPEG quality 85 (optimised, progressive), PNG at zlib level 6 where there is alpha,
   what the worker wrote before WebP;
-- webp: lossy WebP with lossless alpha (media_tasks.thumbnails.webp_quality: WEBP_QUALITY for
+- webp: lossy WebP with lossless alpha (media_tasks.rendering.webp_quality: WEBP_QUALITY for
   opaque pictures, WEBP_QUALITY_TRANSPARENT for ones with alpha; WEBP_METHOD);
 - avif: AVIF (AVIF_QUALITY, AVIF_SPEED), if Pillow has libavif.
 
@@ -54,7 +54,7 @@ from bench.common import QUICK, Result, median, rounded
 from bench.images import SOURCE_QUALITY, make_photo_like_image
 from bench.thumbnail_pipeline import Output, Pipeline, configure_django_settings, pyvips_available
 
-# What the worker wrote before WebP (the values thumbnails.py had).
+# What the worker wrote before WebP (the values media_tasks/thumbnails.py had, now rendering.py).
 TODAY_JPEG_QUALITY = 85
 TODAY_PNG_COMPRESS_LEVEL = 6
 AVIF_QUALITY = 60
@@ -188,7 +188,7 @@ def avif_encoder(frame: Image.Image) -> tuple[bytes, str]:
 
 def ours(encoder: Callable[[Image.Image], tuple[bytes, str]]) -> Pipeline:
     def pipeline(data: bytes, sizes: tuple[int, ...]) -> list[Output]:
-        from media_tasks.thumbnails import render_thumbnails
+        from media_tasks.rendering import render_thumbnails
 
         made = render_thumbnails(io.BytesIO(data), sizes, encoder=encoder)
         return [Output(t.size, t.width, t.height, t.content) for t in made]
@@ -200,7 +200,7 @@ def libvips(fmt: str) -> Pipeline:
     def pipeline(data: bytes, sizes: tuple[int, ...]) -> list[Output]:
         import pyvips
 
-        from media_tasks.thumbnails import WEBP_METHOD, webp_quality
+        from media_tasks.rendering import WEBP_METHOD, webp_quality
 
         outputs: list[Output] = []
         for size in sorted(set(sizes), reverse=True):
@@ -380,7 +380,7 @@ def main() -> int:
     sizes = configure_django_settings()
     from PIL import features
 
-    from media_tasks.thumbnails import WEBP_METHOD, WEBP_QUALITY, WEBP_QUALITY_TRANSPARENT, encode_webp
+    from media_tasks.rendering import WEBP_METHOD, WEBP_QUALITY, WEBP_QUALITY_TRANSPARENT, encode_webp
 
     avif = features.check("avif")
     pipelines: dict[str, Pipeline] = {"ours today": ours(today_encoder), "ours webp": ours(encode_webp)}

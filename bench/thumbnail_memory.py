@@ -29,7 +29,7 @@ so the job's own cost is visible. Each measurement is repeated three times. Four
 with the worker's retirement turned off (see JOBS_PER_RUN): a worker that runs jobs in its own
 process starts each from whatever the last one left.
 
-Then the largest files the decode budget (media_tasks.thumbnails.DECODE_BUDGET_BYTES) lets
+Then the largest files the decode budget (media_tasks.decode_budget.DECODE_BUDGET_BYTES) lets
 through, one job per worker: small files of many pixels, whose cost a pixel cap does not bound
 (docs/performance.md, "Decode budget"). They are judged on the same target.
 
@@ -274,7 +274,7 @@ def print_table(job_runs: list[WorkerRun], idle_runs: list[WorkerRun]) -> None:
 
 
 def budget_mib() -> float:
-    from media_tasks.thumbnails import DECODE_BUDGET_BYTES
+    from media_tasks.decode_budget import DECODE_BUDGET_BYTES
 
     return DECODE_BUDGET_BYTES / 2**20
 
@@ -285,7 +285,7 @@ def measure_budget_edge(env: Environment, argv: list[str], horse: bool) -> dict[
 
     from PIL import Image
 
-    from media_tasks.thumbnails import estimate_decode
+    from media_tasks.decode_budget import estimate_decode
 
     runs = {}
     for image, make in BUDGET_EDGE_FILES[:1] if QUICK else BUDGET_EDGE_FILES:

@@ -5,14 +5,14 @@
 For each test image (bench/images.py) three pipelines make the sizes in settings.THUMBNAIL_SIZES
 from the same bytes in memory, in turn, round after round:
 
-- ours: `media_tasks.thumbnails.render_thumbnails`, what the worker runs;
+- ours: `media_tasks.rendering.render_thumbnails`, what the worker runs;
 - naive Pillow: open the file and `Image.thumbnail()` once per size, as most tutorials do;
 - libvips: `pyvips.Image.thumbnail_buffer` once per size, as its docs recommend, with its
   default thread pool (one thread per CPU) and its operation cache off (a cache hit on the
   same bytes would be free and flatter it).
 
 Every pipeline writes the worker's format with the same settings: lossy WebP at
-media_tasks.thumbnails.webp_quality (WEBP_QUALITY, or WEBP_QUALITY_TRANSPARENT where there is
+media_tasks.rendering.webp_quality (WEBP_QUALITY, or WEBP_QUALITY_TRANSPARENT where there is
 alpha) and WEBP_METHOD (libvips's Q and effort), with the alpha channel lossless where there is
 one, and no metadata. So the comparison is of decoding and
 resizing, not of encoders. (Before issue 15 it was JPEG quality 85 and PNG zlib level 6, the
@@ -76,13 +76,13 @@ def configure_django_settings() -> tuple[int, ...]:
 
 
 def ours(data: bytes, sizes: tuple[int, ...]) -> list[Output]:
-    from media_tasks.thumbnails import render_thumbnails
+    from media_tasks.rendering import render_thumbnails
 
     return [Output(t.size, t.width, t.height, t.content) for t in render_thumbnails(io.BytesIO(data), sizes)]
 
 
 def naive_pillow(data: bytes, sizes: tuple[int, ...]) -> list[Output]:
-    from media_tasks.thumbnails import WEBP_METHOD, webp_quality
+    from media_tasks.rendering import WEBP_METHOD, webp_quality
 
     outputs = []
     for size in sizes:
@@ -101,7 +101,7 @@ def naive_pillow(data: bytes, sizes: tuple[int, ...]) -> list[Output]:
 def libvips(data: bytes, sizes: tuple[int, ...]) -> list[Output]:
     import pyvips
 
-    from media_tasks.thumbnails import WEBP_METHOD, webp_quality
+    from media_tasks.rendering import WEBP_METHOD, webp_quality
 
     outputs = []
     for size in sizes:
@@ -223,7 +223,7 @@ def print_image(image: TestImage, measured: dict) -> None:
 
 def main() -> int:
     sizes = configure_django_settings()
-    from media_tasks.thumbnails import WEBP_METHOD, WEBP_QUALITY, WEBP_QUALITY_TRANSPARENT
+    from media_tasks.rendering import WEBP_METHOD, WEBP_QUALITY, WEBP_QUALITY_TRANSPARENT
 
     pipelines: dict[str, Pipeline] = {"ours": ours, "naive_pillow": naive_pillow}
     unavailable = pyvips_available()
@@ -253,7 +253,7 @@ def main() -> int:
             "refused": {},
         }
     )
-    from media_tasks.thumbnails import UnreadableImage
+    from media_tasks.upload_checks import UnreadableImage
 
     for image in ALL_IMAGES:
         try:

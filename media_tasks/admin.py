@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from media_tasks import services
+from media_tasks import image_lifecycle
 from media_tasks.models import Image, Thumbnail
 from work.admin import WorkItemAdmin
 
@@ -31,7 +31,7 @@ class ImageAdmin(WorkItemAdmin):
 
     @admin.action(description="Make thumbnails again for the selected images")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
-        results = [services.image_reprocess(image=image) for image in queryset]
+        results = [image_lifecycle.image_reprocess(image=image) for image in queryset]
         self.message_user(request, f"Queued {sum(results)} images for new thumbnails.", messages.SUCCESS)
         if not all(results):
             skipped = results.count(False)

@@ -27,7 +27,7 @@ class UploadForm(forms.Form):
             return None
         if upload.size is not None and upload.size > settings.MAX_UPLOAD_BYTES:
             raise forms.ValidationError(self._too_large_message())
-        # Whether the bytes are an image is services.image_create's decision (it reads them once).
+        # Whether the bytes are an image is image_lifecycle.image_create's decision (it reads them once).
         return upload
 
     @staticmethod

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 
-from media_tasks import services
+from media_tasks import direct_upload, image_lifecycle
 from media_tasks.models import Image
 from queues.joblog import logged
 from work import durable
@@ -26,14 +26,14 @@ logger = logging.getLogger(__name__)
     ),
 )
 def make_thumbnails(image: Image, run: durable.Run) -> None:
-    services.image_make_thumbnails(image=image, run=run)
+    image_lifecycle.image_make_thumbnails(image=image, run=run)
 
 
 @logged
 def delete_orphan_uploads() -> int:
     """Delete objects uploaded straight to the bucket but never recorded (media_tasks/schedule.py)."""
-    storage = services.direct_upload_storage()
+    storage = direct_upload.direct_upload_storage()
     if storage is None:
         return 0  # no bucket, no direct uploads
     older_than = timedelta(hours=settings.DIRECT_UPLOAD_GRACE_HOURS)
-    return len(services.upload_delete_orphans(storage=storage, older_than=older_than))
+    return len(direct_upload.upload_delete_orphans(storage=storage, older_than=older_than))

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from media_tasks import services
+from media_tasks import image_lifecycle
 
 
 def delete_image_files(sender: Any, *, users: Any, **kwargs: Any) -> None:
     # Image rows cascade with their owner; their stored files do not.
-    services.image_delete_files_of(owners=users)
+    image_lifecycle.image_delete_files_of(owners=users)

@@ -13,10 +13,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
-from media_tasks import services
+from media_tasks import direct_upload, image_lifecycle
 from media_tasks.forms import UploadForm
 from media_tasks.models import Image, Thumbnail
-from media_tasks.thumbnails import UnreadableImage
+from media_tasks.upload_checks import UnreadableImage
 from web.ratelimit import rate_limited
 from web.request_limits import accepts_files
 
@@ -52,7 +52,7 @@ def upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     image = None
     if form.is_valid():
         try:
-            image = services.image_create(owner=request.user, file=form.cleaned_data["file"])
+            image = image_lifecycle.image_create(owner=request.user, file=form.cleaned_data["file"])
         except UnreadableImage as error:
             form.add_error("file", str(error))
     if image is None:
@@ -73,12 +73,12 @@ def upload(request: AuthenticatedHttpRequest) -> HttpResponse:
 @rate_limited("upload", by="user")
 def upload_presign(request: AuthenticatedHttpRequest) -> JsonResponse:
     """A presigned POST the gallery's script sends one file with straight to the bucket."""
-    storage = services.direct_upload_storage()
+    storage = direct_upload.direct_upload_storage()
     if storage is None:
         raise Http404  # no bucket: uploads go through the site (the upload view)
     if not request.user.email_confirmed:
         return JsonResponse({"errors": ["Uploads need a confirmed email address."]}, status=403)
-    presigned = services.upload_presign(owner=request.user, storage=storage, filename=request.POST.get("name", ""))
+    presigned = direct_upload.upload_presign(owner=request.user, storage=storage, filename=request.POST.get("name", ""))
     return JsonResponse({"url": presigned.url, "fields": presigned.fields, "key": presigned.key})
 
 
@@ -86,15 +86,15 @@ def upload_presign(request: AuthenticatedHttpRequest) -> JsonResponse:
 @require_POST
 def upload_complete(request: AuthenticatedHttpRequest) -> JsonResponse:
     """The browser's file is in the bucket: record it and queue its checks. No file bytes come here."""
-    storage = services.direct_upload_storage()
+    storage = direct_upload.direct_upload_storage()
     if storage is None:
         raise Http404
     if not request.user.email_confirmed:
         return JsonResponse({"errors": ["Uploads need a confirmed email address."]}, status=403)
     key = request.POST.get("key", "")
     try:
-        image = services.upload_complete(owner=request.user, storage=storage, key=key)
-    except services.DirectUploadRefused as error:
+        image = direct_upload.upload_complete(owner=request.user, storage=storage, key=key)
+    except direct_upload.DirectUploadRefused as error:
         return JsonResponse({"errors": [str(error)]}, status=400)
     html = render_to_string("media_tasks/_image.html", {"image": image}, request=request)
     return JsonResponse({"id": image.pk, "html": html}, status=201)
@@ -108,7 +108,7 @@ def _render_gallery(request: HttpRequest, form: UploadForm, status: int = 200) -
         "upload_refused": status == 403,
         "max_upload_bytes": settings.MAX_UPLOAD_BYTES,
         # The gallery's script sends files straight to the bucket when there is one.
-        "direct_upload": services.direct_upload_storage() is not None,
+        "direct_upload": direct_upload.direct_upload_storage() is not None,
     }
     return render(request, "media_tasks/gallery.html", context, status=status)
 
@@ -143,7 +143,7 @@ def image_retry(request: HttpRequest, image_id: int) -> HttpResponse:
     image = get_object_or_404(Image, pk=image_id, owner=request.user)
     if image.status != Image.Status.FAILED:
         messages.info(request, f"“{image}” is {image.get_status_display().lower()}; nothing to retry.")
-    elif services.image_reprocess(image=image):
+    elif image_lifecycle.image_reprocess(image=image):
         messages.success(request, f"Trying “{image}” again.")
     else:
         messages.error(request, f"The original of “{image}” is no longer stored; please upload it again.")
@@ -174,7 +174,7 @@ def image_delete_confirm(request: HttpRequest, image_id: int) -> HttpResponse:
 def image_delete(request: AuthenticatedHttpRequest, image_id: int) -> HttpResponse:
     image = Image.objects.filter(pk=image_id, owner=request.user).first()
     # A second click, or a second tab, finds it gone: that is what was asked for, not an error.
-    if image is None or not services.image_delete(image=image, user=request.user):
+    if image is None or not image_lifecycle.image_delete(image=image, user=request.user):
         messages.info(request, "That image is already deleted.")
     else:
         messages.success(request, f"“{image}” is deleted.")

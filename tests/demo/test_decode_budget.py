@@ -2,8 +2,8 @@
 
 A small file can hold a huge picture (a 250 KB PNG of 59 MP decodes to 225 MiB), so the pixel
 cap alone bounds nothing for PNG, GIF or WebP. inspect_image reckons from the header what
-making the thumbnails would cost (thumbnails.estimate_decode) and refuses in the request what
-exceeds thumbnails.DECODE_BUDGET_BYTES; the worker checks again. The slow tests upload through
+making the thumbnails would cost (decode_budget.estimate_decode) and refuses in the request what
+exceeds decode_budget.DECODE_BUDGET_BYTES; the worker checks again. The slow tests upload through
 the site and run the Procfile's worker, and read each worker process's peak resident memory
 from the kernel.
 """
@@ -25,7 +25,7 @@ from django.utils import timezone
 from PIL import Image as PILImage
 from PIL import ImageFile
 
-from media_tasks import jobs, thumbnails
+from media_tasks import decode_budget, jobs, rendering, upload_checks
 from media_tasks.models import Image
 from tests.support import images
 from tests.support.processes import Process, procfile_command, wait_until
@@ -159,7 +159,7 @@ def test_the_request_walks_a_big_gif_without_decoding_it(monkeypatch):
     monkeypatch.setattr(PILImage, "_getdecoder", no_decoding)
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
 
-    info = thumbnails.inspect_image(io.BytesIO(data))
+    info = upload_checks.inspect_image(io.BytesIO(data))
 
     assert (info.format, info.width, info.height) == ("GIF", 7000, 8430)
 
@@ -174,31 +174,31 @@ def test_the_request_decodes_no_format(monkeypatch, data):
     monkeypatch.setattr(PILImage, "_getdecoder", lambda *args: pytest.fail("pixels were decoded in the request"))
 
     # Refused or accepted: either way from the header alone.
-    with contextlib.suppress(thumbnails.UnreadableImage):
-        thumbnails.inspect_image(io.BytesIO(data))
+    with contextlib.suppress(upload_checks.UnreadableImage):
+        upload_checks.inspect_image(io.BytesIO(data))
 
 
 def test_a_gif_cut_short_is_refused_and_junk_after_its_trailer_is_not():
     whole = images.animated("GIF", [(255, 0, 0), (0, 0, 255)])
 
     for cut in (len(whole) - 1, len(whole) - 5, len(whole) // 2):
-        with pytest.raises(thumbnails.UnreadableImage, match="damaged or incomplete"):
-            thumbnails.inspect_image(io.BytesIO(whole[:cut]))
-    assert thumbnails.inspect_image(io.BytesIO(whole + b"\0" * 40)).format == "GIF"
+        with pytest.raises(upload_checks.UnreadableImage, match="damaged or incomplete"):
+            upload_checks.inspect_image(io.BytesIO(whole[:cut]))
+    assert upload_checks.inspect_image(io.BytesIO(whole + b"\0" * 40)).format == "GIF"
 
 
 def test_a_gif_with_a_stray_block_is_refused():
     whole = images.animated("GIF", [(255, 0, 0), (0, 0, 255)])
     broken = whole[:-1] + b"\x99" + whole[-1:]
 
-    with pytest.raises(thumbnails.UnreadableImage, match="damaged or incomplete"):
-        thumbnails.inspect_image(io.BytesIO(broken))
+    with pytest.raises(upload_checks.UnreadableImage, match="damaged or incomplete"):
+        upload_checks.inspect_image(io.BytesIO(broken))
 
 
 @pytest.mark.parametrize("upload", [u for u in UPLOADS if u.refused_with], ids=lambda u: u.name)
 def test_an_image_too_large_to_process_is_refused_before_any_decoding(upload):
-    with pytest.raises(thumbnails.UnreadableImage) as refused:
-        thumbnails.inspect_image(io.BytesIO(upload.make()))
+    with pytest.raises(upload_checks.UnreadableImage) as refused:
+        upload_checks.inspect_image(io.BytesIO(upload.make()))
 
     message = str(refused.value)
     assert TOO_LARGE in message
@@ -209,7 +209,7 @@ def test_an_image_too_large_to_process_is_refused_before_any_decoding(upload):
 def test_the_estimate_counts_a_progressive_jpegs_coefficients_and_not_a_baseline_ones():
     baseline, progressive = images.large_jpeg(4000, 3000), images.large_jpeg(4000, 3000, progressive=True)
 
-    costs = [thumbnails.estimate_decode(PILImage.open(io.BytesIO(d)), d) for d in (baseline, progressive)]
+    costs = [decode_budget.estimate_decode(PILImage.open(io.BytesIO(d)), d) for d in (baseline, progressive)]
 
     # 4:2:0: one coefficient array at full size and two at a quarter, 2 bytes each per pixel.
     assert costs[1].decoding - costs[0].decoding == pytest.approx(4000 * 3000 * 3, rel=0.01)
@@ -224,8 +224,8 @@ def test_the_worker_refuses_an_image_over_the_budget_however_it_was_stored(user)
     image.original.save(image.token, ContentFile(data), save=False)
     image.save()
 
-    with pytest.raises(thumbnails.UnreadableImage, match=TOO_LARGE):
-        thumbnails.render_thumbnails(io.BytesIO(data), (1600, 800, 400))
+    with pytest.raises(upload_checks.UnreadableImage, match=TOO_LARGE):
+        rendering.render_thumbnails(io.BytesIO(data), (1600, 800, 400))
     jobs.make_thumbnails(image.pk)
     made = Image.objects.get(pk=image.pk)
 

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from files.models import StoredFile
-from media_tasks import jobs, services
+from media_tasks import image_lifecycle, jobs
 from media_tasks.models import Image, Thumbnail
 from tests.support import images
 from tests.support.processes import FAULTS, ROOT
@@ -97,7 +97,7 @@ def test_a_delete_that_rolls_back_keeps_the_files_its_rows_still_name(
     original = image.original.name
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
-        assert services.image_delete(image=image, user=user)
+        assert image_lifecycle.image_delete(image=image, user=user)
         raise RuntimeError("something later in the same transaction failed")
 
     assert Image.objects.filter(pk=image.pk).exists()
@@ -115,7 +115,7 @@ def test_nobody_can_delete_someone_elses_image(client, user, django_user_model, 
 
     assert response.status_code == 302
     assert Image.objects.filter(pk=image.pk).exists()
-    assert not services.image_delete(image=image, user=other)
+    assert not image_lifecycle.image_delete(image=image, user=other)
 
 
 @pytest.mark.django_db

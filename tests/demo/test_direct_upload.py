@@ -24,7 +24,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from media_tasks import jobs, services, thumbnails
+from media_tasks import direct_upload, jobs, upload_checks
 from media_tasks.models import Image
 from tests.support import images
 from tests.test_s3_storage import BUCKET, ON_LOCALSTACK, object_exists, object_keys
@@ -181,7 +181,7 @@ def presign_at(client, moment: datetime) -> dict:
 @needs_localstack
 @pytest.mark.django_db
 def test_the_bucket_refuses_a_policy_older_than_ten_minutes(signed_in_client, user, s3_media, s3_client):
-    assert services.PRESIGN_EXPIRES_SECONDS == 600
+    assert direct_upload.PRESIGN_EXPIRES_SECONDS == 600
     now = datetime.now(UTC).replace(tzinfo=None)  # botocore's clock is naive UTC
     jpeg = images.jpeg_bytes(100, 100)
     expired = presign_at(signed_in_client, now - timedelta(minutes=11))
@@ -342,8 +342,8 @@ def test_a_hostile_file_uploaded_directly_ends_failed_with_the_requests_words_an
 ):
     data = make()
     # The words the upload through the site would have answered with for the same bytes.
-    with pytest.raises(thumbnails.UnreadableImage) as refused_in_the_request:
-        thumbnails.inspect_image(io.BytesIO(data))
+    with pytest.raises(upload_checks.UnreadableImage) as refused_in_the_request:
+        upload_checks.inspect_image(io.BytesIO(data))
     key = upload_directly(signed_in_client, data, name)
     with django_capture_on_commit_callbacks(execute=True):
         assert complete(signed_in_client, key).status_code == 201
@@ -383,7 +383,7 @@ def test_the_clean_up_deletes_only_an_old_object_no_image_names(
     assert jobs.delete_orphan_uploads() == 0
     # A day and a minute later (the server stamps objects with the real time, so the clock moves instead).
     later = timezone.now() + timedelta(hours=24, minutes=1)
-    monkeypatch.setattr(services.timezone, "now", lambda: later)
+    monkeypatch.setattr(direct_upload.timezone, "now", lambda: later)
 
     assert jobs.delete_orphan_uploads() == 1
 

@@ -105,7 +105,7 @@ def test_files_go_straight_to_the_bucket_a_jpeg_is_served_and_hostile_ones_fail_
     from django.utils import timezone
     from playwright.sync_api import expect, sync_playwright
 
-    from media_tasks import thumbnails
+    from media_tasks import upload_checks
     from media_tasks.models import Image
 
     site, web, env = bucket_site
@@ -118,8 +118,8 @@ def test_files_go_straight_to_the_bucket_a_jpeg_is_served_and_hostile_ones_fail_
     # The words the upload through the site answers these bytes with; the worker must say the same.
     reasons = {}
     for name, data in hostile.items():
-        with pytest.raises(thumbnails.UnreadableImage) as refused:
-            thumbnails.inspect_image(io.BytesIO(data))
+        with pytest.raises(upload_checks.UnreadableImage) as refused:
+            upload_checks.inspect_image(io.BytesIO(data))
         reasons[name] = str(refused.value)
     bucket = boto3.client(
         "s3",

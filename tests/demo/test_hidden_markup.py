@@ -2,7 +2,7 @@
 
 The old check searched the whole file for HIDDEN_MARKUP and so also the compressed pixels,
 random-like bytes that spell "<svg" and a non-letter once per 512 MiB: one genuine upload in
-3,000 was refused. thumbnails.has_hidden_markup searches where markup can hide (metadata, and
+3,000 was refused. hidden_markup.has_hidden_markup searches where markup can hide (metadata, and
 whatever follows the image's end) and skips compressed pixels but for UNMISTAKABLE_MARKUP.
 """
 
@@ -17,7 +17,7 @@ from collections import Counter
 import pytest
 from PIL import Image, PngImagePlugin
 
-from media_tasks import thumbnails
+from media_tasks import hidden_markup, rendering, upload_checks
 from tests.support import images
 
 HIDDEN = "web page content hidden"
@@ -31,7 +31,7 @@ def photo(width: int = 640, height: int = 480, *, alpha: bool = False) -> Image.
 
 
 def accepted(data: bytes) -> bool:
-    return not thumbnails.has_hidden_markup(data) and thumbnails.inspect_image(io.BytesIO(data)).width > 0
+    return not hidden_markup.has_hidden_markup(data) and upload_checks.inspect_image(io.BytesIO(data)).width > 0
 
 
 @pytest.mark.slow
@@ -40,10 +40,10 @@ def test_five_thousand_genuine_photos_are_not_taken_for_hidden_markup():
     refused = []
     for number, made in enumerate(images.photo_corpus(5000, seed=12)):
         counts[made.description.split()[2]] += 1
-        if thumbnails.has_hidden_markup(made.data):
+        if hidden_markup.has_hidden_markup(made.data):
             refused.append(made.description)
         if number % 50 == 0:  # the whole request check too, on a sample: it costs more than the search
-            assert thumbnails.inspect_image(io.BytesIO(made.data)).format == made.description.split()[2]
+            assert upload_checks.inspect_image(io.BytesIO(made.data)).format == made.description.split()[2]
 
     assert refused == []
     assert min(counts.values()) > 500, counts
@@ -53,9 +53,9 @@ def test_a_jpeg_whose_compressed_pixels_spell_svg_by_chance_is_accepted():
     # What refused the 173 KB photo of issue 12: "<Svg" and a non-ASCII byte in its scan data.
     data = images.jpeg_scan_spelling(images.encode(photo(), "JPEG", quality=90), BY_CHANCE)
 
-    assert thumbnails.HIDDEN_MARKUP.search(data)  # the whole-file search refused it
+    assert hidden_markup.HIDDEN_MARKUP.search(data)  # the whole-file search refused it
     assert accepted(data)
-    assert len(thumbnails.render_thumbnails(io.BytesIO(data), [400])) == 1
+    assert len(rendering.render_thumbnails(io.BytesIO(data), [400])) == 1
 
 
 def test_text_by_chance_in_every_scan_of_a_progressive_jpeg_is_accepted():
@@ -98,14 +98,14 @@ def test_text_by_chance_in_compressed_pixels_of_other_formats_is_accepted(fmt, o
     # Compressed pixels are nearly all of the file: its middle is in them. A GIF's pixels come in
     # sub-blocks of 255 bytes, each after a length byte that must stay as it is.
     position = len(data) // 2
-    while fmt == "GIF" and not thumbnails._gif_is_complete(
+    while fmt == "GIF" and not upload_checks._gif_is_complete(
         data[:position] + BY_CHANCE + data[position + len(BY_CHANCE) :]
     ):
         position += 1
     spelled = data[:position] + BY_CHANCE + data[position + len(BY_CHANCE) :]
 
-    assert thumbnails.HIDDEN_MARKUP.search(spelled)
-    assert not thumbnails.has_hidden_markup(spelled)
+    assert hidden_markup.HIDDEN_MARKUP.search(spelled)
+    assert not hidden_markup.has_hidden_markup(spelled)
 
 
 def _jpeg() -> bytes:
@@ -189,16 +189,16 @@ HIDING_PLACES = {
 def test_markup_hidden_where_an_image_holds_text_is_refused(make):
     data = make()
 
-    assert thumbnails.has_hidden_markup(data)
-    with pytest.raises(thumbnails.UnreadableImage, match=HIDDEN):
-        thumbnails.inspect_image(io.BytesIO(data))
+    assert hidden_markup.has_hidden_markup(data)
+    with pytest.raises(upload_checks.UnreadableImage, match=HIDDEN):
+        upload_checks.inspect_image(io.BytesIO(data))
 
 
 def test_the_hiding_places_hold_markup_only_where_named():
     # Each hostile file is a genuine one with markup added, so refusing it is about the markup.
     genuine = [_jpeg(), _progressive_jpeg(), _png(), _gif(), _webp(), _webp(exif=_exif_describing(b"x"))]
 
-    assert not any(thumbnails.has_hidden_markup(data) for data in genuine)
+    assert not any(hidden_markup.has_hidden_markup(data) for data in genuine)
 
 
 def test_compressed_text_too_large_to_search_is_refused():
@@ -206,10 +206,10 @@ def test_compressed_text_too_large_to_search_is_refused():
     text = b" " * (2 * 1024 * 1024) + images.MARKUP
     data = images.png_with_chunk(_png(), b"zTXt", b"Comment\0\0" + zlib.compress(text), after_pixels=True)
 
-    assert thumbnails.has_hidden_markup(data)
+    assert hidden_markup.has_hidden_markup(data)
 
 
 def test_a_short_tag_in_compressed_pixels_of_a_stored_png_is_not_searched_for():
     # The boundary, stated: compressed pixels are searched for UNMISTAKABLE_MARKUP only, since
     # "<svg" turns up in them by chance; what is served is re-encoded thumbnails under a sandbox.
-    assert not thumbnails.has_hidden_markup(images.png_spelling(b"<svg onload=alert(1)>"))
+    assert not hidden_markup.has_hidden_markup(images.png_spelling(b"<svg onload=alert(1)>"))

@@ -14,7 +14,7 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from media_tasks import thumbnails
+from media_tasks import rendering
 from media_tasks.models import Image, Thumbnail
 from tests.support import images
 
@@ -45,7 +45,7 @@ def upload(client, width: int, height: int) -> Image:
     ],
 )
 def test_sizes_a_picture_does_not_reach_are_made_once_at_its_own_size(width, height, made):
-    rendered = thumbnails.render_thumbnails(io.BytesIO(images.jpeg_bytes(width, height)), SIZES)
+    rendered = rendering.render_thumbnails(io.BytesIO(images.jpeg_bytes(width, height)), SIZES)
 
     assert [(t.size, t.width, t.height) for t in rendered] == made
     assert len({t.content for t in rendered}) == len(rendered)

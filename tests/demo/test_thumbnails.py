@@ -9,15 +9,15 @@ import random
 import pytest
 from PIL import Image, ImageChops, ImageFilter, ImageStat
 
-from media_tasks import thumbnails
+from media_tasks import rendering, upload_checks
 from tests.support import images
 from tests.support.images import BLUE, GREEN, RED, WHITE
 
 SIZES = (1600, 800, 400)
 
 
-def render(data: bytes, sizes=SIZES) -> list[thumbnails.RenderedThumbnail]:
-    return thumbnails.render_thumbnails(io.BytesIO(data), sizes)
+def render(data: bytes, sizes=SIZES) -> list[rendering.RenderedThumbnail]:
+    return rendering.render_thumbnails(io.BytesIO(data), sizes)
 
 
 def smallest(data: bytes) -> Image.Image:
@@ -133,15 +133,15 @@ def test_animations_use_their_first_frame(fmt):
 def test_damage_found_only_while_decoding_is_a_readable_failure():
     whole = images.jpeg_bytes(2000, 1500)
 
-    with pytest.raises(thumbnails.UnreadableImage, match="damaged or incomplete"):
+    with pytest.raises(upload_checks.UnreadableImage, match="damaged or incomplete"):
         render(whole[: len(whole) // 3])
 
 
 def test_a_jpeg_with_html_appended_is_refused_in_the_request_and_never_copied_by_the_worker():
     data = images.jpeg_bytes(400, 300) + images.HTML_PAGE
 
-    with pytest.raises(thumbnails.UnreadableImage, match="web page content hidden"):
-        thumbnails.inspect_image(io.BytesIO(data))
+    with pytest.raises(upload_checks.UnreadableImage, match="web page content hidden"):
+        upload_checks.inspect_image(io.BytesIO(data))
     # Should one reach storage some other way, its thumbnails are pixels only.
     for made in render(data):
         assert b"<script" not in made.content
@@ -172,24 +172,24 @@ def test_a_jpeg_with_html_appended_is_refused_in_the_request_and_never_copied_by
     ],
 )
 def test_hostile_files_are_refused_with_a_readable_reason(data, message):
-    with pytest.raises(thumbnails.UnreadableImage, match=message):
-        thumbnails.inspect_image(io.BytesIO(data))
+    with pytest.raises(upload_checks.UnreadableImage, match=message):
+        upload_checks.inspect_image(io.BytesIO(data))
 
 
 def test_a_cut_jpeg_is_refused_even_when_its_header_holds_an_end_marker():
     # Camera files carry an EXIF thumbnail, a whole JPEG with its own end marker, in the header.
     photo = images.encode(images.quadrants(800, 600), "JPEG", comment=b"thumbnail \xff\xd9 end", progressive=True)
 
-    with pytest.raises(thumbnails.UnreadableImage, match="damaged or incomplete"):
-        thumbnails.inspect_image(io.BytesIO(photo[: len(photo) * 2 // 3]))
-    assert thumbnails.inspect_image(io.BytesIO(photo)).width == 800
+    with pytest.raises(upload_checks.UnreadableImage, match="damaged or incomplete"):
+        upload_checks.inspect_image(io.BytesIO(photo[: len(photo) * 2 // 3]))
+    assert upload_checks.inspect_image(io.BytesIO(photo)).width == 800
 
 
 def test_a_jpeg_with_a_camera_trailer_after_its_end_is_accepted():
     # Phones append data (depth maps, Samsung trailers) after the end-of-image marker.
     data = images.jpeg_bytes(640, 480) + b"SEFT" + bytes(range(256)) * 8
 
-    assert thumbnails.inspect_image(io.BytesIO(data)).height == 480
+    assert upload_checks.inspect_image(io.BytesIO(data)).height == 480
 
 
 def test_decompression_bombs_stay_small_on_disk():
@@ -201,7 +201,7 @@ def test_a_50_megapixel_jpeg_becomes_thumbnails():
     big = Image.linear_gradient("L").resize((8660, 5774)).convert("RGB")
     data = images.encode(big, "JPEG", quality=80)
 
-    info = thumbnails.inspect_image(io.BytesIO(data))
+    info = upload_checks.inspect_image(io.BytesIO(data))
     made = render(data)
 
     assert (info.width, info.height) == (8660, 5774)
@@ -210,7 +210,7 @@ def test_a_50_megapixel_jpeg_becomes_thumbnails():
 
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "P"])
 def test_converting_and_resizing_in_bands_gives_the_same_pixels_as_one_resize_of_the_whole(mode):
-    # The pipeline never holds a full-size converted copy (see thumbnails._shrink); that must
+    # The pipeline never holds a full-size converted copy (see rendering._shrink); that must
     # cost nothing in quality.
     picture = images.quadrants(3000, 2000).rotate(17, expand=False, fillcolor=(40, 90, 200))
     if mode == "RGBA":
@@ -222,7 +222,7 @@ def test_converting_and_resizing_in_bands_gives_the_same_pixels_as_one_resize_of
     expected_mode = "RGB" if mode == "P" else mode
 
     # Written losslessly, so that the pixels the pipeline made are compared, not an encoder's.
-    largest = thumbnails.render_thumbnails(io.BytesIO(data), SIZES, encoder=lossless_png)[0]
+    largest = rendering.render_thumbnails(io.BytesIO(data), SIZES, encoder=lossless_png)[0]
 
     expected = decoded.convert(expected_mode).resize((1600, 1067), Image.Resampling.LANCZOS)
     assert images.open_bytes(largest.content).tobytes() == expected.tobytes()

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from media_tasks import services
+from media_tasks import image_lifecycle
 from media_tasks.models import Image
 
 FINAL = (Image.Status.READY, Image.Status.FAILED)
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         images = Image.objects.all() if status == "all" else Image.objects.filter(status=status)
         started = time.monotonic()
         selected = list(images)
-        queued = [image.pk for image in selected if services.image_reprocess(image=image)]
+        queued = [image.pk for image in selected if image_lifecycle.image_reprocess(image=image)]
         skipped = len(selected) - len(queued)
         self.stdout.write(f"Queued {len(queued)} images ({skipped} skipped: original not kept).")
         if no_wait or not queued:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand, CommandError
 
-from media_tasks import services
+from media_tasks import direct_upload
 
 
 class Command(BaseCommand):
@@ -28,7 +28,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, origin: list[str], **options: Any) -> None:
-        storage = services.direct_upload_storage()
+        storage = direct_upload.direct_upload_storage()
         if storage is None:
             raise CommandError("No bucket is configured (AWS_STORAGE_BUCKET_NAME or BUCKETEER_BUCKET_NAME).")
         for value in origin:
@@ -37,5 +37,5 @@ class Command(BaseCommand):
             if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
                 raise CommandError(f"{value!r} is not an origin like https://example.herokuapp.com")
         origins = [value.rstrip("/") for value in origin]
-        services.bucket_cors_set(storage=storage, origins=origins)
+        direct_upload.bucket_cors_set(storage=storage, origins=origins)
         self.stdout.write(f"Bucket {storage.bucket_name} answers the uploads of pages from {', '.join(origins)}.")

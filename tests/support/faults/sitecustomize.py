@@ -12,12 +12,12 @@ import time
 _delay = float(os.environ.get("FAULT_SLOW_SECONDS", "0"))
 
 if _delay:
-    from media_tasks import thumbnails
+    from media_tasks import rendering
 
-    _render = thumbnails.render_thumbnails
+    _render = rendering.render_thumbnails
 
     def _slow_render(*args, **kwargs):
         time.sleep(_delay)
         return _render(*args, **kwargs)
 
-    thumbnails.render_thumbnails = _slow_render
+    rendering.render_thumbnails = _slow_render
