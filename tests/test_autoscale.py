@@ -22,9 +22,8 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 
 from queues.latency import queue_waits
-from tests.conftest import ROOT
 from tests.support.http_sink import http_sink
-from tests.support.processes import Process, procfile_command, wait_until
+from tests.support.processes import ROOT, Process, procfile_command, wait_until
 from tests.support.web import procfile_web
 
 QUEUES = ("high", "default", "low")

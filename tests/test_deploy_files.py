@@ -11,7 +11,7 @@ from importlib import metadata
 from django.core.management import get_commands
 from rq.worker import BaseWorker
 
-from tests.conftest import ROOT
+from tests.support.processes import ROOT
 
 # Heroku's JSON Schema for app.json, as heroku/heroku-mcp-server publishes it (src/utils/app-json.schema.json,
 # Apache-2.0, commit de94a9c, 2026-08-11); its stack enum stops at heroku-24, and app.json names none.

@@ -30,8 +30,8 @@ import psycopg
 import pytest
 import redis
 
-from tests.conftest import ROOT
 from tests.support import heroku
+from tests.support.processes import ROOT
 from tests.support.smtp import CapturingSMTPServer
 
 # What the browser visits: the Heroku app name, which DJANGO_ALLOWED_HOSTS (".herokuapp.com",

@@ -9,50 +9,21 @@ EMAIL_TIMEOUT of 2 s instead of 10.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import django_rq
 import pytest
 from django.core import mail
 from django.urls import reverse
-from django_rq.settings import get_queues_map
 
 from emails.models import OutgoingEmail
 from queues.config import SERIALIZER
 from tests.support import outbox
-from tests.support.processes import Process, procfile_command, wait_until
+from tests.support.dashboard import DASHBOARD, queue_index
+from tests.support.outbox import schedule_env
+from tests.support.processes import wait_until
 from work import claims
 
-DASHBOARD = "/admin/django_rq/dashboard/"
 SITE = "https://example.herokuapp.com/"
-# The default schedule's shape (each wait longer than the last), in seconds instead of hours.
-FAST_SCHEDULE = (1, 2, 4, 8, 16, 32, 64)
-
-
-def schedule_env(schedule: tuple[int, ...]) -> dict[str, str]:
-    return {"EMAIL_RETRY_SCHEDULE": ",".join(map(str, schedule))}
-
-
-@pytest.fixture
-def fast_schedule(settings) -> dict[str, str]:
-    # The process that queues an email builds its rq Retry; the worker counts the attempts.
-    settings.EMAIL_RETRY_SCHEDULE = FAST_SCHEDULE
-    return schedule_env(FAST_SCHEDULE)
-
-
-@pytest.fixture
-def start_worker(worker_env, fast_schedule) -> Iterator:
-    started: list[Process] = []
-
-    def start(*, extra_env: dict[str, str] | None = None, burst: bool = False) -> Process:
-        argv = procfile_command("worker") + (["--burst"] if burst else [])
-        process = Process(argv, {**worker_env, **fast_schedule, **(extra_env or {})})
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
 
 
 def queue_confirmations(django_user_model, count: int) -> list[OutgoingEmail]:
@@ -65,11 +36,6 @@ def queue_confirmations(django_user_model, count: int) -> list[OutgoingEmail]:
 
 def rows(emails: list[OutgoingEmail]) -> list[OutgoingEmail]:
     return list(OutgoingEmail.objects.filter(pk__in=[email.pk for email in emails]).order_by("pk"))
-
-
-def queue_index(name: str) -> int:
-    """The queue's number in the dashboard's URLs."""
-    return get_queues_map()[name]
 
 
 @pytest.mark.slow
@@ -190,7 +156,7 @@ def test_send_again_in_the_admin_delivers_a_failed_email(
     client.force_login(superuser)
 
     response = client.post(
-        reverse("admin:background_outgoingemail_changelist"),
+        reverse("admin:emails_outgoingemail_changelist"),
         {"action": "send_again", "_selected_action": [email.pk]},
         follow=True,
     )

@@ -8,13 +8,9 @@ database here (it refuses NUL in text), so CI runs this on both.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-
-import django_rq
 import pytest
-from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.support.urls import url_patterns
 
 pytestmark = pytest.mark.django_db
 
@@ -29,38 +25,7 @@ MALFORMED = {
     "dots": "..",
     "percent": "%",
 }
-PARAMETER = re.compile(r"<(?:\w+:)?\w+>|\(\?P<\w+>(?:[^()]|\([^()]*\))*\)\??")
 QUERY_NAMES = ("ids", "q", "o", "p", "next", "status__exact", "owner__id__exact", "e", "desc", "page")
-
-
-def url_patterns() -> Iterator[tuple[str, int]]:
-    """Each route as a template with "{}" for its parameters, and how many it has."""
-
-    def walk(patterns: list, prefix: str) -> Iterator[tuple[str, int]]:
-        for entry in patterns:
-            route = str(entry.pattern).replace("^", "").replace("$", "").replace("\\", "")
-            if "\x00" in route:
-                continue  # the guard against NUL itself
-            if isinstance(entry, URLResolver):
-                yield from walk(entry.url_patterns, prefix + route)
-            elif isinstance(entry, URLPattern):
-                template = PARAMETER.sub("{}", (prefix + route).replace("{", "{{").replace("}", "}}"))
-                yield "/" + template.replace("/?", "/"), template.count("{}") - template.count("{{}}")
-
-    return walk(get_resolver().url_patterns, "")
-
-
-@pytest.fixture(params=["person", "superuser"])
-def visitor(request, django_user_model) -> Client:
-    client = Client(headers={"Host": "testserver", "X-Forwarded-Proto": "https"}, raise_request_exception=False)
-    if request.param == "superuser":
-        person = django_user_model.objects.create_superuser(email="root@example.com", password="root-passphrase-1")
-    else:
-        person = django_user_model.objects.create_user(email="ada@example.com", password="ada-passphrase-12")
-    client.force_login(person)
-    # Something in the queues, so the dashboard's lookups have data to miss.
-    django_rq.get_queue("default", commit_mode="auto").enqueue("tests.workapp.jobs.do_chore", 1)
-    return client
 
 
 def test_the_walk_finds_the_sites_parameterised_urls():

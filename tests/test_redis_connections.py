@@ -30,9 +30,8 @@ import psutil
 import pytest
 import redis
 
-from tests.conftest import ROOT
 from tests.support.backend import COMPRESSED_ENV
-from tests.support.processes import Process, procfile_command, procfile_line, wait_until
+from tests.support.processes import ROOT, Process, procfile_command, procfile_line, wait_until
 from tests.support.redis_server import ThrowawayRedis
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -9,10 +9,7 @@ minute, retries capped at 4 s instead of 30 s.
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from django.urls import reverse
@@ -20,53 +17,19 @@ from redis.exceptions import RedisError
 
 from emails.models import OutgoingEmail
 from queues import redis_client
-from queues.config import rq_queues
 from scheduling.scheduler import LEASE_KEY
 from tests.support.backend import (
-    COMPRESSED_ENV,
     PROCESSING_ALLOWANCE_SECONDS,
     SWEEP_SECONDS,
-    compress_health,
+    assert_no_process_exited,
     health,
+    visitor,
     wait_for_all_done_then_healthy,
     worker_dyno,
 )
 from tests.support.chores import queue_chore
-from tests.support.processes import Process, wait_until
+from tests.support.processes import wait_until
 from tests.workapp.models import Chore
-
-
-@pytest.fixture
-def hung_redis(settings) -> Iterator[str]:
-    """A server that accepts connections and never answers, like a Redis frozen by SIGSTOP."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    url = f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
-    settings.RQ_QUEUES = rq_queues(url)
-    redis_client._client.cache_clear()
-    try:
-        yield url
-    finally:
-        stop.set()
-        thread.join()
-        for sock in accepted:
-            sock.close()
-        listener.close()
-        redis_client._client.cache_clear()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -97,21 +60,6 @@ FULL_AT_MAXMEMORY_SECONDS = 60
 FROZEN_SECONDS = 30
 
 
-@pytest.fixture
-def backend_env(worker_env, own_redis, smtp_server, settings) -> dict[str, str]:
-    compress_health(settings)
-    # The test signs up far more than people would in a minute, and times requests, not PBKDF2.
-    settings.RATE_LIMITS = {scope: (10_000, 60) for scope in settings.RATE_LIMITS}
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    return {**worker_env, **COMPRESSED_ENV, **smtp_server.env, "REDIS_URL": own_redis.url}
-
-
-def visitor():
-    from django.test import Client
-
-    return Client(headers={"Host": "testserver", "X-Forwarded-Proto": "https"})
-
-
 def chore_and_sign_up(n: int) -> float:
     """One chore queued (as a product's view would) and one sign-up through the web; returns the sign-up's seconds."""
     queue_chore(f"chore-{n}")
@@ -126,13 +74,6 @@ def unfinished() -> int:
     chores_left = Chore.objects.exclude(status="done").count()
     emails_left = OutgoingEmail.objects.exclude(status=OutgoingEmail.Status.SENT).count()
     return chores_left + emails_left
-
-
-def assert_no_process_exited(worker: Process) -> None:
-    assert worker.poll() is None, worker.output()[-3000:]
-    # The pool's workers rode it out in their own processes: none quit, none was replaced.
-    assert "unhandled exception" not in worker.output(), worker.output()[-3000:]
-    assert " is dead" not in worker.output(), worker.output()[-3000:]
 
 
 @pytest.mark.slow

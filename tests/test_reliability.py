@@ -21,6 +21,7 @@ from django.utils import timezone
 from emails.models import OutgoingEmail
 from tests.support import outbox
 from tests.support.chores import queue_chore, slow, status_of
+from tests.support.leases import LEASE_SECONDS
 from tests.support.processes import Process, procfile_command, wait_until
 from tests.workapp.models import Chore
 from work import claims
@@ -28,7 +29,6 @@ from work import claims
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 # Short enough for a test to wait out; production uses 60 s (longer than any job may run).
-LEASE_SECONDS = 8
 CHORE_JOB_ID = claims.kind_of(Chore).job_id
 
 

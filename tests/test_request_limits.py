@@ -13,7 +13,6 @@ import statistics
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -21,10 +20,18 @@ from django.urls import reverse
 
 from tests.support import images
 from tests.support.processes import wait_until
+from tests.support.request_limits import (
+    BODY_MIN_RATE,
+    HEADERS_TIMEOUT,
+    MB,
+    assert_twenty_files_of_9_mb_are_refused_and_never_held,
+    bounded_web,
+    connect,
+    read_until_closed,
+    request_head,
+    timed_get,
+)
 from tests.support.web import WebDyno, procfile_web
-
-MB = 1024 * 1024
-
 
 # --- Per view, in Django --------------------------------------------------------------------
 
@@ -56,22 +63,7 @@ def test_a_body_larger_than_the_view_takes_is_refused_before_it_is_read(signed_i
     assert "larger than this page accepts" in login.content.decode()
 
 
-# --- Against the Procfile's web process ---------------------------------------------------------
-
-# Short bounds so the tests take seconds; the mechanism is the same with the defaults.
-HEADERS_TIMEOUT = 2.0
-BODY_MIN_RATE = 2 * MB
-
-
-@contextmanager
-def bounded_web(worker_env: dict[str, str]) -> Iterator[WebDyno]:
-    """The Procfile's web process with the short bounds above (the demo's upload tests use it too)."""
-    env = {**worker_env, "REQUEST_HEADERS_TIMEOUT": str(HEADERS_TIMEOUT), "REQUEST_BODY_MIN_RATE": str(BODY_MIN_RATE)}
-    with procfile_web(env) as dyno:
-        # Both workers import the views and templates on their first requests: memory is then measured from there.
-        for _ in range(6):
-            _get(dyno.port, "/login/")
-        yield dyno
+# --- Against the Procfile's web process (tests/support/request_limits.py: its short bounds) ---------
 
 
 @pytest.fixture
@@ -80,102 +72,22 @@ def web(worker_env) -> Iterator[WebDyno]:
         yield dyno
 
 
-def _connect(web: WebDyno) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", web.port), timeout=30)
-
-
-def _request_head(path: str, length: int, content_type: str = "multipart/form-data; boundary=b0undary") -> bytes:
-    return (
-        f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\n\r\n"
-    ).encode()
-
-
-def _read_until_closed(sock: socket.socket, timeout: float) -> bytes:
-    sock.settimeout(timeout)
-    received = b""
-    try:
-        while chunk := sock.recv(65536):
-            received += chunk
-    except ConnectionResetError:
-        pass
-    return received
-
-
-class Sampler:
-    """Largest resident memory and spooled bytes of the web workers while a request runs."""
-
-    def __init__(self, web: WebDyno) -> None:
-        self.web = web
-        self.baseline_rss = web.resident_bytes()
-        self.peak_rss = self.baseline_rss
-        self.peak_spooled = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak_rss = max(self.peak_rss, self.web.resident_bytes())
-            self.peak_spooled = max(self.peak_spooled, self.web.spooled_bytes())
-            time.sleep(0.02)
-
-    def __enter__(self) -> Sampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 @pytest.mark.slow
 def test_twenty_files_of_9_mb_are_refused_and_never_held(web, settings):
     assert_twenty_files_of_9_mb_are_refused_and_never_held(web, "/login/", settings)
-
-
-def assert_twenty_files_of_9_mb_are_refused_and_never_held(web: WebDyno, path: str, settings) -> None:
-    part = b"--b0undary\r\nContent-Disposition: form-data; name=file; filename=x.jpg\r\n\r\n" + b"\xff" * (9 * MB)
-    body_length = 20 * (len(part) + 2) + len(b"--b0undary--\r\n")
-    sent = 0
-
-    with Sampler(web) as sampler, _connect(web) as sock:
-        sock.sendall(_request_head(path, body_length))
-
-        def send_body() -> None:
-            nonlocal sent
-            try:
-                for _ in range(20):
-                    sock.sendall(part + b"\r\n")
-                    sent += len(part) + 2
-            except OSError:
-                pass  # refused: the server closed its side
-
-        sender = threading.Thread(target=send_body, daemon=True)
-        sender.start()
-        response = _read_until_closed(sock, timeout=30)
-        sender.join(30)
-
-    print(
-        f"{path}: sent {sent / MB:.0f} of {body_length / MB:.0f} MB before the 413; peak spooled "
-        f"{sampler.peak_spooled / MB:.1f} MB, workers' RSS +{(sampler.peak_rss - sampler.baseline_rss) / MB:.1f} MB"
-    )
-    assert response.startswith(b"HTTP/1.1 413"), response[:200]
-    assert sent < body_length, "the server read the whole oversized body"
-    bound = settings.MAX_UPLOAD_BYTES + 1 * MB
-    assert sampler.peak_spooled <= bound, sampler.peak_spooled
-    assert sampler.peak_rss - sampler.baseline_rss <= bound, (sampler.baseline_rss, sampler.peak_rss)
 
 
 @pytest.mark.slow
 def test_an_unfinished_body_is_dropped_and_its_temporary_file_removed(web):
     declared = 9 * MB
     bound = HEADERS_TIMEOUT + declared / BODY_MIN_RATE
-    with _connect(web) as sock:
-        sock.sendall(_request_head("/login/", declared) + b"\0" * (5 * MB))
+    with connect(web) as sock:
+        sock.sendall(request_head("/login/", declared) + b"\0" * (5 * MB))
         started = time.monotonic()
         # The part that arrived waits on disk, not in a thread or in memory.
         wait_until(lambda: web.spooled_bytes() >= 4 * MB, 10, "the body to be spooled to a temporary file")
 
-        response = _read_until_closed(sock, timeout=bound + 10)
+        response = read_until_closed(sock, timeout=bound + 10)
         waited = time.monotonic() - started
 
     assert response.startswith(b"HTTP/1.1 408"), response[:200]
@@ -186,8 +98,8 @@ def test_an_unfinished_body_is_dropped_and_its_temporary_file_removed(web):
 
 @pytest.mark.slow
 def test_a_client_that_goes_away_mid_body_leaves_nothing_behind(web):
-    with _connect(web) as sock:
-        sock.sendall(_request_head("/login/", 9 * MB) + b"\0" * (5 * MB))
+    with connect(web) as sock:
+        sock.sendall(request_head("/login/", 9 * MB) + b"\0" * (5 * MB))
         wait_until(lambda: web.spooled_bytes() >= 4 * MB, 10, "the body to be spooled to a temporary file")
 
     wait_until(lambda: web.spooled_bytes() == 0, 5, "the spooled body to be removed")
@@ -200,14 +112,6 @@ def test_a_client_that_goes_away_mid_body_leaves_nothing_behind(web):
 def web_with_default_bounds(worker_env) -> Iterator[WebDyno]:
     with procfile_web(worker_env) as dyno:
         yield dyno
-
-
-def _get(port: int, path: str) -> tuple[int, float]:
-    started = time.monotonic()
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
-        response = _read_until_closed(sock, timeout=10)
-    return int(response.split(b" ", 2)[1]), time.monotonic() - started
 
 
 @pytest.mark.slow
@@ -226,7 +130,7 @@ def test_a_hundred_slow_clients_do_not_stop_others_being_served(web_with_default
         sock = socket.create_connection(("127.0.0.1", web.port), timeout=10)
         sock.setblocking(False)
         if index % 2:
-            sock.sendall(_request_head("/login/", stalled_length, "application/x-www-form-urlencoded") + b"a=" * 50)
+            sock.sendall(request_head("/login/", stalled_length, "application/x-www-form-urlencoded") + b"a=" * 50)
             opened[sock] = ("stalled", time.monotonic())
         else:
             sock.send(trickled[:1])
@@ -266,7 +170,7 @@ def test_a_hundred_slow_clients_do_not_stop_others_being_served(web_with_default
     slow.start()
     try:
         time.sleep(0.5)  # let the slow connections settle in before measuring
-        results = [_get(web.port, "/login/") for _ in range(50)]
+        results = [timed_get(web.port, "/login/") for _ in range(50)]
         wait_until(lambda: len(closed) == len(opened), body_bound + 20, "every slow connection to be closed")
     finally:
         stop.set()
@@ -296,9 +200,9 @@ def test_a_hundred_slow_clients_do_not_stop_others_being_served(web_with_default
 
 @pytest.mark.slow
 def test_connections_that_sent_nothing_do_not_hold_up_a_stop(web):
-    idle = [_connect(web) for _ in range(10)]
+    idle = [connect(web) for _ in range(10)]
     try:
-        assert _get(web.port, "/login/")[0] == 200
+        assert timed_get(web.port, "/login/")[0] == 200
         started = time.monotonic()
         code = web.process.stop(grace=25)
         stopped_in = time.monotonic() - started

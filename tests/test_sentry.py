@@ -9,9 +9,8 @@ from collections.abc import Iterator
 import pytest
 from django.urls import reverse
 
-from tests.conftest import ROOT
 from tests.support.http_sink import http_sink
-from tests.support.processes import Process, procfile_command, wait_until
+from tests.support.processes import ROOT, Process, procfile_command, wait_until
 
 
 class _Bodies:

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from queues.config import queue_config
-from tests.conftest import ROOT
+from tests.support.processes import ROOT
 from tests.support.web import static_files_lock
 
 

@@ -22,9 +22,8 @@ from django.test import Client
 from django.urls import reverse
 
 from emails.models import OutgoingEmail
-from tests.conftest import ROOT
 from tests.support.chores import queue_chore, slow
-from tests.support.processes import Process, procfile_command, wait_until
+from tests.support.processes import ROOT, Process, procfile_command, wait_until
 from tests.workapp.models import Chore
 from work import claims
 

@@ -1,6 +1,6 @@
 """Fixtures of the demo's tests (media_tasks: uploads, thumbnails, the gallery).
 
-The core's fixtures (tests/conftest.py) serve these tests too; the S3, email-delivery and
+The core's fixtures (conftest.py at the top) serve these tests too; the S3, email-delivery and
 malformed-URL fixtures come from the core tests they belong to.
 """
 
@@ -9,16 +9,6 @@ from __future__ import annotations
 import pytest
 
 from tests.support import images
-from tests.test_email_delivery import fast_schedule, start_worker  # noqa: F401 - fixtures for the demo's tests
-from tests.test_malformed_urls import visitor  # noqa: F401
-from tests.test_s3_storage import (  # noqa: F401
-    bucket,
-    localstack_endpoint,
-    s3_client,
-    s3_endpoint,
-    s3_env,
-    s3_media,
-)
 
 
 @pytest.fixture

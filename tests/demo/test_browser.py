@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
 from tests.support import images
-from tests.support.processes import Process, procfile_command, wait_until
+from tests.support.processes import ROOT, Process, procfile_command, wait_until
 from tests.support.web import collect_static, free_port, listening
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -27,7 +27,7 @@ from django.utils import timezone
 from media_tasks import direct_upload, jobs, upload_checks
 from media_tasks.models import Image
 from tests.support import images
-from tests.test_s3_storage import BUCKET, ON_LOCALSTACK, object_exists, object_keys
+from tests.support.s3 import BUCKET, ON_LOCALSTACK, object_exists, object_keys
 from work import claims
 
 # For the tests of what only the bucket refuses: moto accepts all of it.

@@ -23,13 +23,12 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.conftest import ROOT
 from tests.demo.test_browser import CHROMIUM, COUNT_PROGRESS, drop_a_file_over_the_limit, drop_files, launch, log_in
 from tests.demo.test_direct_upload import HOSTILE
 from tests.support import images
-from tests.support.processes import Process, procfile_command, wait_until
+from tests.support.processes import ROOT, Process, procfile_command, wait_until
+from tests.support.s3 import ACCESS_KEY, BUCKET, ON_LOCALSTACK, REGION, SECRET_KEY
 from tests.support.web import collect_static, free_port, listening
-from tests.test_s3_storage import ACCESS_KEY, BUCKET, ON_LOCALSTACK, REGION, SECRET_KEY
 
 # What acceptance names: text named .jpg, a polyglot, a truncated JPEG, a pixel bomb (the
 # over-budget PNG is left to test_direct_upload.py: making its 59 MP takes long on a busy machine).

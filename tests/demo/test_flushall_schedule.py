@@ -17,9 +17,8 @@ from emails.models import OutgoingEmail
 from media_tasks.models import Image
 from scheduling.scheduler import LEASE_KEY
 from tests.support import images
-from tests.support.backend import SWEEP_SECONDS, health, worker_dyno
+from tests.support.backend import SWEEP_SECONDS, health, visitor, worker_dyno
 from tests.support.processes import wait_until
-from tests.test_redis_faults import backend_env, visitor  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -41,7 +40,7 @@ def unfinished() -> int:
 def test_a_flushall_during_uploads_loses_no_image_or_email(
     signed_in_client,
     own_redis,
-    backend_env,  # noqa: F811
+    backend_env,
     smtp_server,
 ):
     with worker_dyno(backend_env) as worker:

@@ -13,7 +13,7 @@ from django.urls import reverse
 from accounts.models import User
 from media_tasks.models import Image
 from tests.demo.test_admin_images import stored_failed_image
-from tests.test_email_delivery import DASHBOARD, queue_index
+from tests.support.dashboard import DASHBOARD, queue_index
 from work import claims
 
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.test_malformed_urls import url_patterns
+from tests.support.urls import url_patterns
 
 pytestmark = pytest.mark.django_db
 

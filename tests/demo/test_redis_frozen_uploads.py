@@ -17,12 +17,8 @@ from media_tasks.models import Image
 from queues import redis_client
 from tests.demo.test_flushall_schedule import unfinished
 from tests.demo.test_redis_full_uploads import PHOTO, sign_up
-from tests.support.backend import health, wait_for_all_done_then_healthy, worker_dyno
+from tests.support.backend import assert_no_process_exited, health, wait_for_all_done_then_healthy, worker_dyno
 from tests.support.processes import wait_until
-from tests.test_redis_faults import (  # noqa: F401 - backend_env is a fixture
-    assert_no_process_exited,
-    backend_env,
-)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -44,7 +40,7 @@ def timed_upload(client, n: int) -> float:
 def test_uploads_while_redis_is_frozen_take_under_two_seconds_and_all_are_made_after_it_thaws(
     signed_in_client,
     own_redis,
-    backend_env,  # noqa: F811
+    backend_env,
     smtp_server,
 ):
     assert 2 * redis_client.TIMEOUT_SECONDS < UPLOAD_MAX_SECONDS

@@ -20,13 +20,15 @@ from emails.models import OutgoingEmail
 from media_tasks.models import Image
 from tests.demo.test_flushall_schedule import unfinished
 from tests.support import images
-from tests.support.backend import SWEEP_SECONDS, health, wait_for_all_done_then_healthy, worker_dyno
-from tests.support.processes import wait_until
-from tests.test_redis_faults import (  # noqa: F401 - backend_env is a fixture
+from tests.support.backend import (
+    SWEEP_SECONDS,
     assert_no_process_exited,
-    backend_env,
+    health,
     visitor,
+    wait_for_all_done_then_healthy,
+    worker_dyno,
 )
+from tests.support.processes import wait_until
 from work import claims
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -64,7 +66,7 @@ def left_for_the_sweeper(own_redis) -> int:
 def test_a_minute_of_uploads_into_a_full_redis_stops_no_process_and_all_is_done_within_two_sweeps(
     signed_in_client,
     own_redis,
-    backend_env,  # noqa: F811
+    backend_env,
     smtp_server,
 ):
     with worker_dyno(backend_env) as worker:

@@ -12,11 +12,10 @@ from django.utils import timezone
 from media_tasks.models import Image
 from queues import redis_client
 from tests.support import images
-from tests.test_redis_faults import hung_redis  # noqa: F401 - the fixture
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_upload_while_redis_hangs_answers_in_seconds_not_after_retries(signed_in_client, user, hung_redis):  # noqa: F811
+def test_an_upload_while_redis_hangs_answers_in_seconds_not_after_retries(signed_in_client, user, hung_redis):
     user.email_confirmed_at = timezone.now()
     user.save()
     upload = SimpleUploadedFile("late.jpg", images.jpeg_bytes(800, 600), content_type="image/jpeg")

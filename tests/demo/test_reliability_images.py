@@ -15,8 +15,8 @@ from django.urls import reverse
 from emails.models import OutgoingEmail
 from media_tasks.models import Image
 from tests.support import images
+from tests.support.leases import LEASE_SECONDS
 from tests.support.processes import Process, procfile_command
-from tests.test_reliability import LEASE_SECONDS
 from work import claims
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

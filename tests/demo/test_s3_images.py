@@ -12,7 +12,7 @@ from django.urls import reverse
 from files.models import StoredFile
 from media_tasks import jobs
 from media_tasks.models import Image
-from tests.test_s3_storage import BUCKET, object_exists, object_keys
+from tests.support.s3 import BUCKET, object_exists, object_keys
 
 
 @pytest.mark.django_db

@@ -24,9 +24,8 @@ from django.utils import timezone
 from emails.models import OutgoingEmail
 from files.models import StoredFile
 from media_tasks.models import Image
-from tests.conftest import ROOT
 from tests.support import images
-from tests.support.processes import Process, procfile_command, wait_until
+from tests.support.processes import ROOT, Process, procfile_command, wait_until
 from work import claims
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.support import images
+from tests.support.request_limits import assert_twenty_files_of_9_mb_are_refused_and_never_held, bounded_web
 from tests.support.web import WebDyno
-from tests.test_request_limits import assert_twenty_files_of_9_mb_are_refused_and_never_held, bounded_web
 
 MB = 1024 * 1024
 

@@ -66,3 +66,17 @@ def wait_for_all_done_then_healthy(
     done = time.monotonic() - since
     wait_until(lambda: health(client)[0] == 200, 30, "/healthz to answer 200 again", every=0.5)
     return done, time.monotonic() - since
+
+
+def visitor():
+    """A browser of the site's own, arriving over HTTPS."""
+    from django.test import Client
+
+    return Client(headers={"Host": "testserver", "X-Forwarded-Proto": "https"})
+
+
+def assert_no_process_exited(worker: Process) -> None:
+    assert worker.poll() is None, worker.output()[-3000:]
+    # The pool's workers rode it out in their own processes: none quit, none was replaced.
+    assert "unhandled exception" not in worker.output(), worker.output()[-3000:]
+    assert " is dead" not in worker.output(), worker.output()[-3000:]

@@ -16,3 +16,12 @@ def queue_confirmation(user, site_url: str = "https://example.herokuapp.com/") -
     from accounts import services
 
     return row_of(services.email_queue_confirmation(user=user, site_url=site_url))
+
+
+# The default retry schedule's shape (each wait longer than the last), in seconds instead of hours.
+FAST_SCHEDULE = (1, 2, 4, 8, 16, 32, 64)
+
+
+def schedule_env(schedule: tuple[int, ...]) -> dict[str, str]:
+    """EMAIL_RETRY_SCHEDULE for a worker process's environment."""
+    return {"EMAIL_RETRY_SCHEDULE": ",".join(map(str, schedule))}
