@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.conf import settings
-
-from accounts import services
+from accounts import conf, services
 from queues.joblog import logged, logged_privately
 
 
 @logged
 def delete_unconfirmed_accounts() -> int:
-    return services.user_delete_unconfirmed(older_than=timedelta(days=settings.UNCONFIRMED_ACCOUNT_MAX_AGE_DAYS))
+    return services.user_delete_unconfirmed(older_than=timedelta(days=conf.UNCONFIRMED_ACCOUNT_MAX_AGE_DAYS()))
 
 
 @logged_privately  # the address is whatever someone typed: not for the log

@@ -18,6 +18,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 from rq import Retry
 
+from accounts import conf
 from accounts.models import User
 from accounts.signals import users_deleting
 from queues import redis_client
@@ -66,7 +67,7 @@ def user_confirmation_token(*, user: User) -> str:
 
 def user_confirm_email(*, token: str) -> User:
     try:
-        data = signing.loads(token, salt=CONFIRMATION_SALT, max_age=settings.EMAIL_CONFIRMATION_MAX_AGE)
+        data = signing.loads(token, salt=CONFIRMATION_SALT, max_age=conf.EMAIL_CONFIRMATION_MAX_AGE())
     except signing.SignatureExpired as exc:
         raise ConfirmationLinkInvalid("This confirmation link has expired.") from exc
     except signing.BadSignature as exc:
@@ -213,12 +214,12 @@ def _confirmation_context(*, user: User, site_url: str) -> dict[str, Any]:
     return {
         "user": user,
         "link": _absolute(site_url, reverse("confirm_email", args=[user_confirmation_token(user=user)])),
-        "days": settings.EMAIL_CONFIRMATION_MAX_AGE // 86400,
+        "days": conf.EMAIL_CONFIRMATION_MAX_AGE() // 86400,
     }
 
 
 def _absolute(site_url: str, path: str) -> str:
-    return (settings.SITE_URL or site_url).rstrip("/") + path
+    return (conf.SITE_URL() or site_url).rstrip("/") + path
 
 
 def _email_queue(*, user: User, subject: str, template: str, context: dict[str, Any]) -> EmailMessage:

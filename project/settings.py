@@ -29,6 +29,23 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+# For the apps' own settings, whose defaults are in each app's conf.py: None when the variable
+# is unset or empty, which the app's conf reads as "use the default".
+def env_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value else None
+
+
+def env_float(name: str) -> float | None:
+    value = os.environ.get(name)
+    return float(value) if value else None
+
+
+def env_ints(name: str) -> tuple[int, ...] | None:
+    value = os.environ.get(name)
+    return tuple(int(item) for item in value.split(",")) if value else None
+
+
 def admins_from_env(name: str) -> list[str]:
     """`Name <a@example.com>, b@example.com` as ADMINS' addresses, each with its display name."""
     value = os.environ.get(name, "")
@@ -302,14 +319,6 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "webmaster@localhost")
 # root@localhost, is refused or filed as spam by most SMTP providers.
 # https://docs.djangoproject.com/en/5.2/ref/settings/#server-email
 SERVER_EMAIL = os.environ.get("SERVER_EMAIL") or DEFAULT_FROM_EMAIL
-# Seconds before each retry of an email that could not be sent: an SMTP provider's outage lasts
-# minutes to hours, so the waits grow to hours and together span about 10 h (8 attempts); mail
-# servers themselves retry for days (RFC 5321: at least 30 minutes apart, for 4-5 days).
-# https://www.rfc-editor.org/rfc/rfc5321#section-4.5.4.1
-EMAIL_RETRY_SCHEDULE = tuple(
-    int(seconds)
-    for seconds in (os.environ.get("EMAIL_RETRY_SCHEDULE") or "30,120,600,1800,3600,10800,21600").split(",")
-)
 
 # --- Background jobs --------------------------------------------------------------------
 
@@ -333,58 +342,33 @@ RQ_API_TOKEN = os.environ.get("RQ_API_TOKEN", "")
 # https://github.com/rq/django-rq#queue-statistics
 RQ_SHOW_ADMIN_LINK = True
 
-# --- Reliable background work (work/claims.py) --------------------------------------
+# --- The apps' settings -----------------------------------------------------------------
 
-# A job's claim on its row lapses after this long: longer than any job may run (rq kills it
-# at the job timeout), so a lapsed claim means the worker died and the row may be taken again.
-WORK_CLAIM_LEASE_SECONDS = int(os.environ.get("WORK_CLAIM_LEASE_SECONDS", "60"))
-# A row still pending this long with no live job (e.g. queued while Redis was down) is re-queued.
-WORK_STALE_SECONDS = int(os.environ.get("WORK_STALE_SECONDS", "30"))
-# After this many attempts an image is marked failed instead of tried again (emails: one more
-# than EMAIL_RETRY_SCHEDULE has waits).
-WORK_MAX_ATTEMPTS = int(os.environ.get("WORK_MAX_ATTEMPTS", "5"))
-# Seconds before each retry of an image's thumbnails: storage or database hiccups pass in
-# seconds to minutes, and the owner is watching the gallery.
-# https://python-rq.org/docs/exceptions/#retrying-failed-jobs
-WORK_RETRY_SCHEDULE = (5, 20, 60, 180)
-# A Procfile worker (workers.runtime.InProcessWorker) that has grown past this after a job
-# exits and rqworker-pool starts a fresh one: two must fit a 512 MB dyno beside their parent.
-# Measured: 58 MiB idle, 115 MiB at most over four 50 MP jobs in a row (docs/performance.md),
-# so this only catches a leak, and bounds a worker to about 220 MiB with a 50 MP job running.
-# https://devcenter.heroku.com/articles/dyno-types
-WORKER_MAX_RSS_MB = int(os.environ.get("WORKER_MAX_RSS_MB", "160"))
-
-# --- When Redis misbehaves, and /healthz ------------------------------------------------
-
-# Workers and their schedulers wait this long at most between tries while Redis errs (full, hung,
-# unreachable), 1 s doubling: long enough not to hammer a struggling Redis, short enough that
-# work resumes within half a minute of it recovering (workers/runtime.py).
-# https://devcenter.heroku.com/articles/heroku-redis-maintenance
-REDIS_RETRY_MAX_SECONDS = float(os.environ.get("REDIS_RETRY_MAX_SECONDS", "30"))
-# An idle rq worker renews its heartbeat only when its blocking wait (worker_ttl - 15 s) ends:
-# 45 s here instead of rq's 405 s, so /healthz can tell an idle worker from a dead one.
-# https://python-rq.org/docs/workers/#worker-ttl
-WORKER_TTL_SECONDS = int(os.environ.get("WORKER_TTL_SECONDS", "60"))
-# /healthz answers 503 when no worker has sent a heartbeat for this long (two idle beats).
-HEALTH_WORKER_MAX_AGE_SECONDS = float(os.environ.get("HEALTH_WORKER_MAX_AGE_SECONDS", "90"))
-# ... or when a job has waited this long for a worker (a big bulk reprocess may need more).
-HEALTH_QUEUE_LATENCY_MAX_SECONDS = float(os.environ.get("HEALTH_QUEUE_LATENCY_MAX_SECONDS", "300"))
-# ... or when no worker dyno's scheduler holds the schedule's lease, or its holder has not
-# ticked (once a second) for this long.
-HEALTH_SCHEDULE_MAX_AGE_SECONDS = float(os.environ.get("HEALTH_SCHEDULE_MAX_AGE_SECONDS", "60"))
-
-# --- The schedule (scheduling/scheduler.py) ---------------------------------------------
-
-# Every worker dyno runs a scheduler and the one holding this lease in Redis queues the
-# recurring jobs: a holder that dies without a goodbye leaves the schedule waiting this long
-# (a clean stop hands it over at once), and a Redis hiccup shorter than this does not move it.
-SCHEDULE_LEASE_SECONDS = float(os.environ.get("SCHEDULE_LEASE_SECONDS", "30"))
-# How often each scheduler renews or tries for the lease and looks for due slots: a run is
-# queued at most this much after its time while a holder is up.
-SCHEDULE_TICK_SECONDS = float(os.environ.get("SCHEDULE_TICK_SECONDS", "1"))
-# A run missed while no worker was up is still queued when one is back if it is at most this
-# old (a daily clean-up after an hour's outage); older ones are skipped with a log line.
-SCHEDULE_CATCHUP_SECONDS = float(os.environ.get("SCHEDULE_CATCHUP_SECONDS", "3600"))
+# Each app's conf.py holds its settings' defaults, each with its reason (queues/conf.py says
+# how they are read); here are only the config vars an operator may set instead, None when unset.
+# https://devcenter.heroku.com/articles/config-vars
+REDIS_RETRY_MAX_SECONDS = env_float("REDIS_RETRY_MAX_SECONDS")  # queues/conf.py
+SCHEDULE_LEASE_SECONDS = env_float("SCHEDULE_LEASE_SECONDS")  # scheduling/conf.py
+SCHEDULE_TICK_SECONDS = env_float("SCHEDULE_TICK_SECONDS")
+SCHEDULE_CATCHUP_SECONDS = env_float("SCHEDULE_CATCHUP_SECONDS")
+WORK_CLAIM_LEASE_SECONDS = env_int("WORK_CLAIM_LEASE_SECONDS")  # work/conf.py
+WORK_STALE_SECONDS = env_int("WORK_STALE_SECONDS")
+WORK_MAX_ATTEMPTS = env_int("WORK_MAX_ATTEMPTS")
+SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS")
+EMAIL_RETRY_SCHEDULE = env_ints("EMAIL_RETRY_SCHEDULE")  # emails/conf.py
+WORKER_TTL_SECONDS = env_int("WORKER_TTL_SECONDS")  # workers/conf.py
+WORKER_MAX_RSS_MB = env_int("WORKER_MAX_RSS_MB")
+WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY")
+HEALTH_WORKER_MAX_AGE_SECONDS = env_float("HEALTH_WORKER_MAX_AGE_SECONDS")  # web/conf.py
+HEALTH_QUEUE_LATENCY_MAX_SECONDS = env_float("HEALTH_QUEUE_LATENCY_MAX_SECONDS")
+HEALTH_SCHEDULE_MAX_AGE_SECONDS = env_float("HEALTH_SCHEDULE_MAX_AGE_SECONDS")
+MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES")
+REQUEST_HEADERS_TIMEOUT = env_float("REQUEST_HEADERS_TIMEOUT")
+REQUEST_BODY_MIN_RATE = env_float("REQUEST_BODY_MIN_RATE")
+EMAIL_CONFIRMATION_MAX_AGE = env_int("EMAIL_CONFIRMATION_MAX_AGE")  # accounts/conf.py
+UNCONFIRMED_ACCOUNT_MAX_AGE_DAYS = env_int("UNCONFIRMED_ACCOUNT_MAX_AGE_DAYS")
+UNCONFIRMED_CLEANUP_CRON = os.environ.get("UNCONFIRMED_CLEANUP_CRON") or None
+SITE_URL = os.environ.get("SITE_URL") or None
 
 # --- Requests and accounts --------------------------------------------------------------
 
@@ -407,32 +391,14 @@ KEEP_ORIGINAL_UPLOADS = env_bool("KEEP_ORIGINAL_UPLOADS", False)
 # clean-up deletes it: a closed tab must not leave unchecked objects behind for ever, and a slow
 # upload finishing on a phone must not lose its file.
 DIRECT_UPLOAD_GRACE_HOURS = int(os.environ.get("DIRECT_UPLOAD_GRACE_HOURS", "24"))
-# Uploads larger than this are refused before anything is stored.
-MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
-# The most a whole request body may be: one upload plus its form fields and multipart framing.
-# The web dyno's gunicorn worker (web/gunicorn_worker.py) answers 413 to a larger declared
-# body before reading any of it; views that take no file allow DATA_UPLOAD_MAX_MEMORY_SIZE.
-# https://docs.djangoproject.com/en/5.2/ref/settings/#data-upload-max-memory-size
-REQUEST_MAX_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
-# A request's headers must arrive within this many seconds of its first byte, and its body
-# within as long again plus its length at REQUEST_BODY_MIN_RATE bytes a second (a 10 MB upload:
-# 10 + 400 s), or the connection is answered 408 and closed; until then it holds no thread.
-# https://docs.gunicorn.org/en/stable/deploy.html
-REQUEST_HEADERS_TIMEOUT = float(os.environ.get("REQUEST_HEADERS_TIMEOUT", "10"))
-REQUEST_BODY_MIN_RATE = float(os.environ.get("REQUEST_BODY_MIN_RATE", "25000"))
 # Our one handler counts file parts (the view's @accepts_files), drops a file as soon as it
 # passes MAX_UPLOAD_BYTES and keeps each accepted file in memory, because Django's memory or
 # temporary-file choice goes by the whole body's length and sent files near the limit to disk.
 # https://docs.djangoproject.com/en/6.0/topics/http/file-uploads/#upload-handlers
 FILE_UPLOAD_HANDLERS = ["web.request_limits.UploadLimitsHandler"]
-# A confirmation link stops working after this many seconds.
-EMAIL_CONFIRMATION_MAX_AGE = int(os.environ.get("EMAIL_CONFIRMATION_MAX_AGE", str(3 * 24 * 3600)))
-# Accounts still unconfirmed after this many days are deleted by the scheduled cleanup.
-UNCONFIRMED_ACCOUNT_MAX_AGE_DAYS = int(os.environ.get("UNCONFIRMED_ACCOUNT_MAX_AGE_DAYS", "7"))
-# Where links in emails point; by default the host the sign-up request came to.
-SITE_URL = os.environ.get("SITE_URL", "")
 # The product's name in page titles, the header and email subjects, so a fork renames itself
-# in one place (web/context_processors.py gives it to every template).
+# in one place (web/context_processors.py gives it to every template); every app reads it, and
+# the error reports' subject prefix below is made of it.
 # https://docs.djangoproject.com/en/5.2/ref/templates/api/#writing-your-own-context-processors
 SITE_NAME = os.environ.get("SITE_NAME") or "Django + rq"
 

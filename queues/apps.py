@@ -6,3 +6,8 @@ from django.apps import AppConfig
 class QueuesConfig(AppConfig):
     name = "queues"
     verbose_name = "Queues"
+
+    def ready(self) -> None:
+        from queues import conf
+
+        conf.complete_settings()

@@ -7,28 +7,9 @@ out a Redis that is down, full or hung with it, instead of ending the process.
 from __future__ import annotations
 
 import logging
-import os
 import time
 
-from django.conf import settings
-
-
-def setting[Number: (int, float)](name: str, default: Number) -> Number:
-    """A number from the Django settings, else from the environment, else the default.
-
-    The worker processes take these from their environment, so a test (or an
-    operator) can shorten them with config vars before settings.py names them.
-    """
-    value = getattr(settings, name, None)
-    if value is None:
-        value = os.environ.get(name) or default
-    return type(default)(value)
-
-
-def redis_retry_max_seconds() -> float:
-    # Long enough not to hammer a Redis that is struggling, short enough that work resumes
-    # within half a minute of it recovering (the sweeper runs every minute).
-    return setting("REDIS_RETRY_MAX_SECONDS", 30.0)
+from queues import conf
 
 
 class RedisBackoff:
@@ -59,7 +40,7 @@ class RedisBackoff:
                 "%s: Redis error %s: %s; retrying in %.0f s", self.who, type(error).__name__, message, wait
             )
             self._next_log_at = now + self.delay
-            self.delay = min(self.delay * 2, redis_retry_max_seconds())
+            self.delay = min(self.delay * 2, conf.REDIS_RETRY_MAX_SECONDS())
         time.sleep(wait)
 
     def succeeded(self) -> None:

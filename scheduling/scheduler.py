@@ -46,8 +46,8 @@ from rq.job import Job
 from rq.utils import get_version
 
 from queues import redis_client
-from queues.backoff import RedisBackoff, setting
-from scheduling import schedule
+from queues.backoff import RedisBackoff
+from scheduling import conf, schedule
 from scheduling.schedule import Entry
 
 logger = logging.getLogger(__name__)
@@ -93,21 +93,6 @@ _TICKING = threading.Lock()
 os.register_at_fork(before=_TICKING.acquire, after_in_parent=_TICKING.release, after_in_child=_TICKING.release)
 
 
-def lease_seconds() -> float:
-    # How long a dead holder keeps the schedule waiting; thirty of its one-second renewals, so a
-    # Redis hiccup or a slow tick does not move it.
-    return setting("SCHEDULE_LEASE_SECONDS", 30.0)
-
-
-def tick_seconds() -> float:
-    return setting("SCHEDULE_TICK_SECONDS", 1.0)
-
-
-def catchup_seconds() -> float:
-    # A missed daily job still runs after an hour-long outage; a week-old one does not.
-    return setting("SCHEDULE_CATCHUP_SECONDS", 3600.0)
-
-
 def last_key(entry: Entry) -> str:
     return LAST_KEY_PREFIX + entry.name
 
@@ -129,8 +114,8 @@ class Scheduler:
     ) -> None:
         self.connection = connection
         self.token = uuid.uuid4().hex
-        self.lease_ms = int(1000 * (lease if lease is not None else lease_seconds()))
-        self.catchup = catchup if catchup is not None else catchup_seconds()
+        self.lease_ms = int(1000 * (lease if lease is not None else conf.SCHEDULE_LEASE_SECONDS()))
+        self.catchup = catchup if catchup is not None else conf.SCHEDULE_CATCHUP_SECONDS()
         self._entries = entries
         self.value = json.dumps({"holder": name or holder_name(), "pid": os.getpid(), "token": self.token})
         self.holding = False
@@ -298,7 +283,7 @@ class SchedulerThread:
 
     def __init__(self, scheduler: Scheduler, tick: float | None = None) -> None:
         self.scheduler = scheduler
-        self.tick_seconds = tick if tick is not None else tick_seconds()
+        self.tick_seconds = tick if tick is not None else conf.SCHEDULE_TICK_SECONDS()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
 

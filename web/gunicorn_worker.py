@@ -14,7 +14,7 @@ enforces the request's bounds, each answered with a short HTTP error and a close
 
 - headers larger than MAX_HEADER_BYTES (431) or not complete REQUEST_HEADERS_TIMEOUT
   seconds after their first byte (408);
-- a declared body larger than settings.REQUEST_MAX_BYTES (413, before any of it is read),
+- a declared body larger than REQUEST_MAX_BYTES (413, before any of it is read),
   a body without a declared length (411: Django ignores chunked bodies anyway);
 - a body not complete within REQUEST_HEADERS_TIMEOUT seconds plus its length at
   REQUEST_BODY_MIN_RATE bytes per second (408).
@@ -71,12 +71,12 @@ class Limits:
 
     @classmethod
     def from_settings(cls, idle_timeout: float) -> Limits:
-        from django.conf import settings
+        from web import conf
 
         return cls(
-            max_body_bytes=settings.REQUEST_MAX_BYTES,
-            headers_timeout=settings.REQUEST_HEADERS_TIMEOUT,
-            body_min_rate=settings.REQUEST_BODY_MIN_RATE,
+            max_body_bytes=conf.REQUEST_MAX_BYTES(),
+            headers_timeout=conf.REQUEST_HEADERS_TIMEOUT(),
+            body_min_rate=conf.REQUEST_BODY_MIN_RATE(),
             idle_timeout=idle_timeout,
         )
 

@@ -36,7 +36,6 @@ import json
 import time
 from typing import Any
 
-from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -46,17 +45,11 @@ from rq import worker_registration
 
 from queues import redis_client
 from queues.latency import QueueWait, age_since, as_text, queue_waits
+from scheduling import conf as scheduling_conf
 from scheduling import schedule
-from scheduling.scheduler import LEASE_KEY, TICK_KEY, last_key, lease_seconds, tick_seconds
+from scheduling.scheduler import LEASE_KEY, TICK_KEY, last_key
+from web import conf
 from work.jobs import LAST_SWEEP_KEY
-
-# Twice an idle worker's heartbeat interval (45 s), so one late beat is not an alarm.
-WORKER_HEARTBEAT_MAX_AGE_SECONDS = 90
-# Jobs take seconds; a job waiting five minutes means the workers are too few or not taking it.
-QUEUE_LATENCY_MAX_SECONDS = 300
-# Sixty of the scheduler's one-second ticks: a holder that stopped (its lease lapses in 30 s)
-# and no other dyno taking over.
-SCHEDULE_TICK_MAX_AGE_SECONDS = 60
 
 PROBE_KEY = "background:healthz:probe"
 PROBE_TTL_SECONDS = 60
@@ -76,11 +69,6 @@ class _Seen:
 
 
 _seen = _Seen()
-
-
-def limit(name: str, default: float) -> float:
-    """A threshold from settings (so tests and operators can change it), else the default."""
-    return float(getattr(settings, name, default))
 
 
 @never_cache
@@ -140,10 +128,11 @@ def _redis_parts() -> dict[str, Any]:
         }
 
     heartbeats = [age_since(now, stamp) for stamp in stamps]
+    overdue_after = scheduling_conf.SCHEDULE_LEASE_SECONDS() + 2 * scheduling_conf.SCHEDULE_TICK_SECONDS()
     overdue = [
         entry.name
         for entry, next_due in zip(entries, next_dues, strict=True)
-        if next_due and now - float(next_due) > lease_seconds() + 2 * tick_seconds()
+        if next_due and now - float(next_due) > overdue_after
     ]
     return {
         "redis": _redis(probe, memory),
@@ -163,7 +152,7 @@ def _redis(probe: Any, memory: dict[str, Any]) -> dict[str, Any]:
 
 
 def _workers(now: float, heartbeat_ages: list[float | None], epoch: bytes | None) -> dict[str, Any]:
-    max_age = limit("HEALTH_WORKER_MAX_AGE_SECONDS", WORKER_HEARTBEAT_MAX_AGE_SECONDS)
+    max_age = conf.HEALTH_WORKER_MAX_AGE_SECONDS()
     if _seen.epoch is not None and epoch != _seen.epoch:
         _seen.heartbeat_before_emptied = _seen.newest_heartbeat
     _seen.epoch = epoch
@@ -186,7 +175,7 @@ def _workers(now: float, heartbeat_ages: list[float | None], epoch: bytes | None
 
 
 def _queues(waits: dict[str, QueueWait]) -> dict[str, Any]:
-    max_latency = limit("HEALTH_QUEUE_LATENCY_MAX_SECONDS", QUEUE_LATENCY_MAX_SECONDS)
+    max_latency = conf.HEALTH_QUEUE_LATENCY_MAX_SECONDS()
     latencies = {name: wait.oldest_age_seconds for name, wait in waits.items()}
     return {
         "ok": all(latency is None or latency <= max_latency for latency in latencies.values()),
@@ -198,7 +187,7 @@ def _queues(waits: dict[str, QueueWait]) -> dict[str, Any]:
 def _schedule(
     now: float, lease: bytes | None, ticked: bytes | None, last_sweep: bytes | None, overdue: list[str]
 ) -> dict[str, Any]:
-    max_age = limit("HEALTH_SCHEDULE_MAX_AGE_SECONDS", SCHEDULE_TICK_MAX_AGE_SECONDS)
+    max_age = conf.HEALTH_SCHEDULE_MAX_AGE_SECONDS()
     tick_age = now - float(ticked) if lease and ticked else None
     sweep_age = now - float(last_sweep) if last_sweep else None
     try:

@@ -2,7 +2,7 @@
 
 A view takes no file unless it says so with `@accepts_files(n)`. Before anything reads the
 body, RequestBodyLimitMiddleware answers 413 to a declared length larger than the view takes
-(settings.REQUEST_MAX_BYTES with files, DATA_UPLOAD_MAX_MEMORY_SIZE without); while the body
+(REQUEST_MAX_BYTES with files, DATA_UPLOAD_MAX_MEMORY_SIZE without); while the body
 is parsed, UploadLimitsHandler refuses a file part past the view's count (400), drops a
 file as soon as it passes MAX_UPLOAD_BYTES, and holds each file it accepts in memory, so no
 upload is ever written to a temporary file. The web dyno's gunicorn worker has already
@@ -20,6 +20,8 @@ from django.core.exceptions import TooManyFilesSent
 from django.core.files.uploadedfile import InMemoryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import HttpRequest, HttpResponse
+
+from web import conf
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -50,7 +52,7 @@ class RequestBodyLimitMiddleware:
     ) -> HttpResponse | None:
         files = _files_accepted(view)
         request.files_accepted = files  # type: ignore[attr-defined]
-        limit = settings.REQUEST_MAX_BYTES if files else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        limit = conf.REQUEST_MAX_BYTES() if files else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
             length = int(request.headers.get("content-length") or 0)
         except ValueError:
@@ -98,7 +100,7 @@ class UploadLimitsHandler(FileUploadHandler):
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
         self.received += len(raw_data)
-        if self.received > settings.MAX_UPLOAD_BYTES:
+        if self.received > conf.MAX_UPLOAD_BYTES():
             self.request.upload_too_large = True
             raise SkipFile
         self.file.write(raw_data)

@@ -26,7 +26,6 @@ from datetime import timedelta
 from typing import Any, NoReturn, Protocol
 
 from django.apps import apps
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Model, Q, QuerySet
 from django.utils import timezone
@@ -38,6 +37,8 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
 from queues import redis_client
+from queues.conf import declared
+from work import conf
 from work.models import WorkItem
 
 logger = logging.getLogger(__name__)
@@ -104,12 +105,12 @@ class WorkKind:
 
     def max_attempts(self) -> int:
         if self.attempts_setting is not None:
-            return int(getattr(settings, self.attempts_setting))
-        return len(getattr(settings, self.schedule_setting)) + 1
+            return int(declared(self.attempts_setting)())
+        return len(declared(self.schedule_setting)()) + 1
 
     def retry_waits(self) -> list[int]:
         """The wait before each retry: one fewer than the attempts, the schedule's last repeated if short."""
-        schedule = [int(seconds) for seconds in getattr(settings, self.schedule_setting)] or [0]
+        schedule = [int(seconds) for seconds in declared(self.schedule_setting)()] or [0]
         retries = max(self.max_attempts() - 1, 0)
         return (schedule + schedule[-1:] * retries)[:retries]
 
@@ -125,11 +126,11 @@ class WorkDeclaration(Protocol):
     """What a durable-work model says in its nested `class Work:`; only the first four are required.
 
     job: the dotted path of the rq job, called with the row's id; queue: its queue; pending,
-    in_progress, failed: the status values. Optional: retry_schedule_setting (the setting with
-    the seconds before each retry; default WORK_RETRY_SCHEDULE), max_attempts_setting (default:
-    one more than the schedule's waits), also_given_up (other statuses that mean given up),
-    reset_fields, gave_up_fields, resume_check (the dotted path of a function the sweeper calls
-    while rows wait on a retry; if it returns True their retries are brought forward, see
+    in_progress, failed: the status values. Optional: retry_schedule_setting (the setting, declared
+    in an app's conf.py, with the seconds before each retry; default WORK_RETRY_SCHEDULE),
+    max_attempts_setting (default: one more than the schedule's waits), also_given_up (other
+    statuses that mean given up), reset_fields, gave_up_fields, resume_check (the dotted path of
+    a function the sweeper calls while rows wait on a retry; if it returns True their retries are brought forward, see
     retry_waiting_now), done (the status of finished work: a job written with
     work.durable.job finishes its row with it).
     """
@@ -185,7 +186,7 @@ def enqueue_on_commit(row: WorkItem) -> None:
 
 
 def lease() -> timedelta:
-    return timedelta(seconds=settings.WORK_CLAIM_LEASE_SECONDS)
+    return timedelta(seconds=conf.WORK_CLAIM_LEASE_SECONDS())
 
 
 def enqueue(kind: WorkKind, pk: int, *, attempts_done: int = 0) -> bool:
@@ -466,7 +467,7 @@ def sweep(*, limit: int = 500) -> SweepReport:
         _unstick_registries(redis_client.queue(queue_name))
     for kind in every_kind:
         stuck = kind.model.objects.filter(
-            Q(status=kind.pending, updated_at__lt=now - timedelta(seconds=settings.WORK_STALE_SECONDS))
+            Q(status=kind.pending, updated_at__lt=now - timedelta(seconds=conf.WORK_STALE_SECONDS()))
             | Q(status=kind.in_progress, claimed_at__lt=now - lease())
         ).order_by("updated_at")[:limit]
         for row in stuck:

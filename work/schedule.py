@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
-
 from scheduling import schedule
-from work import jobs
+from work import conf, jobs
 
-# Every minute: re-queue work whose job was lost (killed worker, Redis outage). A number of
-# seconds in SWEEP_INTERVAL_SECONDS runs it that often instead (the fault tests use a few).
-SWEEP_INTERVAL_SECONDS = int(os.environ.get("SWEEP_INTERVAL_SECONDS") or 0)
+# Every minute: re-queue work whose job was lost (killed worker, Redis outage), unless
+# SWEEP_INTERVAL_SECONDS names another interval.
+interval_seconds = conf.SWEEP_INTERVAL_SECONDS()
 schedule.register(
     jobs.sweep_stuck_work,
     queue_name="low",
-    cron=None if SWEEP_INTERVAL_SECONDS else "* * * * *",
-    interval_seconds=SWEEP_INTERVAL_SECONDS or None,
+    cron=None if interval_seconds else "* * * * *",
+    interval_seconds=interval_seconds or None,
     result_ttl=600,
     failure_ttl=86400,
 )

@@ -49,7 +49,6 @@ import sys
 import threading
 from typing import Any
 
-from django.conf import settings
 from django.db import close_old_connections
 from redis import Redis
 from redis.client import Pipeline
@@ -67,8 +66,10 @@ from rq.worker import HerokuWorker as RQHerokuWorker
 from rq.worker import SimpleWorker, WorkerStatus
 from rq.worker.base import DequeueStrategy
 
+from queues import conf as queues_conf
 from queues import redis_client
-from queues.backoff import RedisBackoff, redis_retry_max_seconds, setting
+from queues.backoff import RedisBackoff
+from workers import conf
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 # Like rq's HerokuWorker: after SIGTERM a running job has this long to finish, then it is
@@ -77,12 +78,6 @@ IMMINENT_SHUTDOWN_DELAY_SECONDS = 6
 # Sent to the worker's own main thread to interrupt a job; macOS has no real-time signals.
 INTERRUPT_SIGNAL = getattr(signal, "SIGRTMIN", signal.SIGUSR2)
 MIB = 1024 * 1024
-
-
-def worker_ttl_seconds() -> int:
-    # An idle worker's heartbeat comes every worker_ttl - 15 s: 45 s here, which /healthz
-    # can tell from a dead worker's (web/health.py), for one BLPOP a queue set per 45 s.
-    return setting("WORKER_TTL_SECONDS", 60)
 
 
 def resident_mib() -> float:
@@ -148,9 +143,9 @@ class RidesOutRedisErrors:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if not kwargs.get("worker_ttl"):
-            kwargs["worker_ttl"] = worker_ttl_seconds()
+            kwargs["worker_ttl"] = conf.WORKER_TTL_SECONDS()
         super().__init__(*args, **kwargs)
-        self.max_connection_wait_time = redis_retry_max_seconds()
+        self.max_connection_wait_time = queues_conf.REDIS_RETRY_MAX_SECONDS()
 
     def _set_ip_address(self, connection: Any) -> None:
         # rq names its connection and reads its address while the worker is built: without
@@ -376,11 +371,12 @@ class InProcessWorker(RidesOutRedisErrors, StopSignalsInMainThread, SimpleWorker
     def _retire_if_grown(self) -> None:
         # Pillow and the allocator keep memory a big image needed; a fresh process gives it back.
         rss_mib = resident_mib()
-        if rss_mib > settings.WORKER_MAX_RSS_MB and not self._stop_requested:
+        max_rss_mb = conf.WORKER_MAX_RSS_MB()
+        if rss_mib > max_rss_mb and not self._stop_requested:
             self.log.info(
                 "Worker %s: %.0f MiB resident, over WORKER_MAX_RSS_MB=%d; retiring so the pool starts a fresh one",
                 self.name,
                 rss_mib,
-                settings.WORKER_MAX_RSS_MB,
+                max_rss_mb,
             )
             self._stop_requested = True

@@ -34,10 +34,9 @@ from rq.worker_pool import WorkerPool
 from queues import redis_client
 from queues.config import SERIALIZER
 from scheduling.scheduler import Scheduler, SchedulerThread
+from workers import conf
 
 rqworker_pool = importlib.import_module("django_rq.management.commands.rqworker-pool")
-
-DEFAULT_WORKERS = 2
 
 
 class ScheduledWorkerPool(WorkerPool):
@@ -57,10 +56,7 @@ class ScheduledWorkerPool(WorkerPool):
 class Command(rqworker_pool.Command):  # type: ignore[name-defined,misc]
     def add_arguments(self, parser: ArgumentParser) -> None:
         super().add_arguments(parser)
-        # Like gunicorn's WEB_CONCURRENCY: sized per dyno by a config var, not by editing the Procfile.
-        parser.set_defaults(
-            serializer=SERIALIZER, num_workers=int(os.environ.get("WORKER_CONCURRENCY") or DEFAULT_WORKERS)
-        )
+        parser.set_defaults(serializer=SERIALIZER, num_workers=conf.WORKER_CONCURRENCY())
 
     def handle(self, *args: str, **options: Any) -> None:
         """django-rq 4.2's handle, with the scheduler started beside the pool and stopped with it."""
