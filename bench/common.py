@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import json
 import os
 import platform
@@ -34,7 +35,6 @@ from typing import Any
 
 import psutil
 
-from bench.images import TestImage
 from devtools.processes import ProcessTree, procfile_command, procfile_line
 from devtools.processes import wait_until as poll_until
 from devtools.redis_server import redis_server
@@ -53,19 +53,14 @@ STOCK_WORKER_COMMAND = ["manage.py", "rqworker", *QUEUES]
 FOREIGN_VARIABLES = ("AWS_STORAGE_BUCKET_NAME", "BUCKETEER_BUCKET_NAME", "MEDIA_STORAGE", "DYNO")
 SYSTEM_REDIS_PORT = 6379
 # The code the figures describe; hashes tie a result to a version of it and catch edits mid-run.
-MEASURED_CODE = (
-    "media_tasks",
-    "emails",
-    "queues",
-    "scheduling",
-    "work",
-    "workers",
-    "files",
-    "web",
-    "accounts",
-    "project",
-)
-MAIN_SUSPECT = "media_tasks/rendering.py"
+# Every app (a folder with apps.py) and the configuration.
+MEASURED_CODE = (*sorted(path.parent.name for path in ROOT.glob("*/apps.py")), "project")
+# The runner sets this so that every benchmark of one run measures the same files (an app's
+# benchmarks make their test files there once a run).
+SHARED_FILES_VARIABLE = "BENCH_SHARED_FILES"
+# bench/'s own benchmarks, which measure the core (workers, the Procfile); an app may have
+# benchmarks of its own in <app>/bench/, whose __init__.py lists them (benchmark_modules()).
+BENCHMARKS = ("worker_shutdown",)
 
 
 class BenchmarkError(Exception):
@@ -106,13 +101,15 @@ def bench_environment(workdir: Path, redis_url: str) -> dict[str, str]:
             "DJANGO_ENV_FILE": os.devnull,
             "DJANGO_DEBUG": "0",
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-            "KEEP_ORIGINAL_UPLOADS": "0",
             "LOG_LEVEL": "INFO",
             "MEDIA_ROOT": str(workdir / "media"),
             "DJANGO_SETTINGS_MODULE": "project.settings",
             "PYTHONUNBUFFERED": "1",
         }
     )
+    # An app's benchmarks may need settings of their own (its bench package's ENVIRONMENT).
+    for package in app_bench_packages():
+        env.update(getattr(package, "ENVIRONMENT", {}))
     return env
 
 
@@ -167,7 +164,7 @@ def setup_django(env: dict[str, str]) -> None:
 
     from files.storage import DatabaseStorage
 
-    # Originals and thumbnails in the database, as the workers' figures assume.
+    # Stored files in the database, as the workers' figures assume.
     if not isinstance(storages["default"], DatabaseStorage):
         raise BenchmarkError(f"default storage is {type(storages['default']).__name__}, not DatabaseStorage")
 
@@ -320,8 +317,8 @@ class Dyno(ProcessTree):
 class MemorySampler:
     """Polls RSS and PSS summed over a process tree until stopped, and each process's own RSS, in MiB.
 
-    Sampling misses part of a brief peak (a work horse's); bench/thumbnail_memory.py adds the
-    kernel's exact figure for one worker. include_root=False leaves out a root that only waits
+    Sampling misses part of a brief peak (a work horse's); a benchmark can add the kernel's exact
+    figure for one worker (bench/child_rusage.py). include_root=False leaves out a root that only waits
     for its child (bench/child_rusage.py), so that the sums are the worker's tree alone.
     """
 
@@ -429,51 +426,6 @@ def bench_user(email: str) -> Any:
     return user
 
 
-def create_pending_images(image: TestImage, content: bytes, count: int, label: str, owner: Any = None) -> list[int]:
-    """Rows and stored originals as services.image_create leaves them, without queueing a job.
-
-    The upload form is bypassed on purpose: these benchmarks measure workers, not requests,
-    and a 50 MP original may be over MAX_UPLOAD_BYTES. The owner is a user named after the label
-    unless one is given.
-    """
-    from django.core.files.base import ContentFile
-    from django.db import transaction
-
-    from media_tasks.models import Image as ImageRow
-
-    owner = owner or bench_user(f"{label}@example.com")
-    ids = []
-    for number in range(count):
-        with transaction.atomic():
-            row = ImageRow(
-                owner=owner,
-                token=secrets.token_hex(16),
-                original_name=f"{label}-{number}.{image.filename.rsplit('.', 1)[1]}",
-                width=image.width,
-                height=image.height,
-            )
-            row.original.save(row.token, ContentFile(content), save=False)
-            row.save()
-        ids.append(row.pk)
-    return ids
-
-
-def enqueue_thumbnails(ids: list[int]) -> list[str]:
-    """Queue each image's job as an upload does (work.claims), after its row is committed."""
-    from django.db import connection
-
-    from media_tasks.models import Image
-    from work import claims
-
-    # django-rq's on_db_commit mode would hold a job until a commit that never comes.
-    if connection.in_atomic_block:
-        raise BenchmarkError("enqueue must run outside a transaction")
-    for pk in ids:
-        if not claims.enqueue(claims.kind_of(Image), pk):
-            raise BenchmarkError(f"could not queue the thumbnail job of image {pk}")
-    return [claims.kind_of(Image).job_id(pk) for pk in ids]
-
-
 # --- Results ------------------------------------------------------------------------------
 
 
@@ -520,15 +472,26 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def app_bench_packages() -> list[Any]:
+    """The <app>.bench packages: each lists its BENCHMARKS and the SUSPECTS its figures depend on most."""
+    return [
+        importlib.import_module(f"{path.parent.parent.name}.bench") for path in sorted(ROOT.glob("*/bench/__init__.py"))
+    ]
+
+
+def benchmark_modules() -> dict[str, str]:
+    """Every benchmark by name, in the order a full run takes them: the apps' first, then bench/'s own."""
+    modules = {name: f"{package.__name__}.{name}" for package in app_bench_packages() for name in package.BENCHMARKS}
+    return modules | {name: f"bench.{name}" for name in BENCHMARKS}
+
+
 def code_fingerprint() -> dict[str, str]:
     combined = hashlib.sha256()
     for package in MEASURED_CODE:
         for path in sorted((ROOT / package).rglob("*.py")):
             combined.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
-    return {
-        "media_tasks+project": combined.hexdigest()[:12],
-        MAIN_SUSPECT: file_sha(ROOT / MAIN_SUSPECT),
-    }
+    suspects = [suspect for package in app_bench_packages() for suspect in getattr(package, "SUSPECTS", ())]
+    return {"apps+project": combined.hexdigest()[:12], **{suspect: file_sha(ROOT / suspect) for suspect in suspects}}
 
 
 def file_sha(path: Path) -> str:
@@ -563,7 +526,7 @@ class Figure:
 class Result:
     """A benchmark's figures and details, written to results_dir()/<name>.json.
 
-    `name` is the module's (bench.<name>), `label` what the summary table calls the benchmark.
+    `name` is the module's (bench.<name> or <app>.bench.<name>), `label` what the summary table calls the benchmark.
     """
 
     name: str
@@ -581,7 +544,7 @@ class Result:
 
     @property
     def command(self) -> str:
-        return f".venv/bin/python -m bench.{self.name}"
+        return f".venv/bin/python -m {benchmark_modules().get(self.name, f'bench.{self.name}')}"
 
     def write(self) -> Path:
         code = code_fingerprint()

@@ -6,11 +6,12 @@
     .venv/bin/python -m bench.run --quick              # smoke test: every code path, least work, about
                                                        # 2 minutes; results in a temporary folder
 
-Each benchmark is a module of bench/ run as its own process (Django is set up once per process)
+Each benchmark is a module of bench/ or of an app's own bench/ package (whose __init__.py lists
+them) run as its own process (Django is set up once per process)
 in its own throwaway environment (bench/common.py): a temporary SQLite database, the Redis
 server dev.py would start, on a free port, DJANGO_ENV_FILE=/dev/null. PostgreSQL is used only if DATABASE_URL is
-set in the environment of this command. The test images are made once, in a temporary folder,
-by the first benchmark that needs each, and every later benchmark of the run reads the same files.
+set in the environment of this command. Test files are made once, in a temporary folder, by the
+first benchmark that needs each, and every later benchmark of the run reads the same files.
 
 --quick sets BENCH_QUICK=1 for each benchmark, which then does one round of the fewest jobs,
 requests or samples that still exercise all of its code (each module's `if QUICK:` block), and
@@ -38,23 +39,16 @@ from bench.common import (
     RESULTS_DIR,
     RESULTS_DIR_VARIABLE,
     ROOT,
+    SHARED_FILES_VARIABLE,
+    benchmark_modules,
     machine,
     procfile_line,
 )
-from bench.images import IMAGE_DIR_VARIABLE
 
-# In the order of the issue; worker_shutdown is the safety check behind the Procfile's worker.
-BENCHMARKS = (
-    "upload_latency",
-    "direct_upload",
-    "thumbnail_pipeline",
-    "thumbnail_formats",
-    "thumbnail_memory",
-    "throughput",
-    "pickup_latency",
-    "gallery",
-    "worker_shutdown",
-)
+# The apps' benchmarks (<app>/bench/) first, then bench/'s own: worker_shutdown is
+# the safety check behind the Procfile's worker.
+MODULES = benchmark_modules()
+BENCHMARKS = tuple(MODULES)
 
 
 def run_one(name: str, env: dict[str, str], results: Path) -> tuple[int, dict[str, Any] | None, float]:
@@ -62,7 +56,7 @@ def run_one(name: str, env: dict[str, str], results: Path) -> tuple[int, dict[st
     before = path.stat().st_mtime if path.exists() else 0.0
     started = time.monotonic()
     print(f"\n=== {name} ===", flush=True)
-    returncode = subprocess.call([sys.executable, "-m", f"bench.{name}"], cwd=ROOT, env=env)  # noqa: S603
+    returncode = subprocess.call([sys.executable, "-m", MODULES[name]], cwd=ROOT, env=env)  # noqa: S603
     seconds = time.monotonic() - started
     # A result file from this run, not a stale one: a benchmark that crashed writes nothing.
     if not path.exists() or path.stat().st_mtime <= before:
@@ -71,8 +65,8 @@ def run_one(name: str, env: dict[str, str], results: Path) -> tuple[int, dict[st
 
 
 def figures_of(data: dict[str, Any]) -> list[dict[str, Any]]:
-    # An entry kept from a latest.json older than the common format (thumbnail_memory's before
-    # it used bench/common.py's Result) has no figures: the next full run replaces it.
+    # An entry kept from a latest.json older than the common format (one benchmark's, from
+    # before it used bench/common.py's Result) has no figures: the next full run replaces it.
     return data.get("figures", [])
 
 
@@ -137,9 +131,9 @@ def main(argv: list[str]) -> int:
         "figures": [],
     }
     failed = []
-    with tempfile.TemporaryDirectory(prefix="bench-images-") as images:
-        # Each benchmark makes the images it needs here, once for the whole run (bench/images.py).
-        env = {**os.environ, IMAGE_DIR_VARIABLE: images, RESULTS_DIR_VARIABLE: str(results)}
+    with tempfile.TemporaryDirectory(prefix="bench-files-") as shared:
+        # Each benchmark makes the test files it needs here, once for the whole run.
+        env = {**os.environ, SHARED_FILES_VARIABLE: shared, RESULTS_DIR_VARIABLE: str(results)}
         if options.quick:
             env[QUICK_VARIABLE] = "1"
         else:

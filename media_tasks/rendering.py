@@ -22,7 +22,7 @@ from media_tasks.upload_checks import (
 
 # Thumbnails are WebP, lossy, with the alpha channel kept losslessly where the picture has one:
 # every browser in use has shown WebP since 2020, so no fallback is made. Measured on a 20-image
-# gallery (bench/thumbnail_formats.py, docs/performance.md, section 8) against the JPEG (quality
+# gallery (media_tasks/bench/thumbnail_formats.py, docs/performance.md, section 8) against the JPEG (quality
 # 85) and PNG thumbnails they replaced: under half the bytes a page fetches at every viewport.
 # Opaque pictures (photos, a GIF's first frame) at 88, the lowest quality at which the photos'
 # SSIM matches the JPEGs' (0.0005 below it; 85 was 0.0105 below): there WebP is barely smaller

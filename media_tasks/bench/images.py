@@ -1,6 +1,6 @@
 """The test images every benchmark uses, made here so that nothing has to be downloaded.
 
-    .venv/bin/python -m bench.images DIR     # make them in DIR (the runner does this once a run)
+    .venv/bin/python -m media_tasks.bench.images DIR     # make them in DIR (the runner does this once a run)
 
 Photo-like: smooth gradients, blotchy mid-scale texture and per-pixel grain, so the files
 compress (about 2 bits a pixel at quality 90) and decode like camera JPEGs instead of like
@@ -22,11 +22,11 @@ from pathlib import Path
 
 from PIL import Image, ImageChops
 
+from bench.common import SHARED_FILES_VARIABLE
+
 SOURCE_QUALITY = 90
 # Per-pixel sensor-like grain (standard deviation in 8-bit levels).
 GRAIN_SIGMA = 8.0
-# The runner sets this so that every benchmark of one run measures the same files.
-IMAGE_DIR_VARIABLE = "BENCH_IMAGE_DIR"
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def ensure_images(directory: Path, wanted: tuple[TestImage, ...] = ALL_IMAGES) -
 @contextmanager
 def image_directory() -> Iterator[Path]:
     """The run's shared folder if the runner gave one, else a throwaway one for this benchmark alone."""
-    configured = os.environ.get(IMAGE_DIR_VARIABLE)
+    configured = os.environ.get(SHARED_FILES_VARIABLE)
     if configured:
         yield Path(configured)
         return
@@ -136,6 +136,6 @@ def image_bytes(image: TestImage) -> bytes:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        raise SystemExit("usage: python -m bench.images DIR")
+        raise SystemExit("usage: python -m media_tasks.bench.images DIR")
     for name, path in ensure_images(Path(sys.argv[1])).items():
         print(f"{name}: {path} ({path.stat().st_size:,} bytes)")

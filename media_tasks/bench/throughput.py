@@ -1,6 +1,6 @@
 """Jobs per second for one dyno's worth of worker processes: the Procfile's against stock rqworker.
 
-    .venv/bin/python -m bench.throughput
+    .venv/bin/python -m media_tasks.bench.throughput
 
 Setups (bench/common.py's worker_setups), each started exactly as its command line says:
 
@@ -13,7 +13,7 @@ Setups (bench/common.py's worker_setups), each started exactly as its command li
 - heroku and simple: one rq HerokuWorker (with the scheduler) and one rq SimpleWorker.
 
 Thumbnail jobs, for procfile, stock and heroku-pool-2: THUMBNAIL_JOBS images of the 12 MP photo
-(bench/images.py) are stored and their jobs queued through work.claims (the path an upload
+(media_tasks/bench/images.py) are stored and their jobs queued through work.claims (the path an upload
 takes), and only then is the dyno started. Jobs per second is the number of jobs over the time
 from the first job's start to the last one's end (rq's own timestamps), so a worker's start-up
 is not counted. The setups run in rotating order, ROUNDS times each, on the same machine and the
@@ -25,7 +25,7 @@ their own process, and rqworker-pool runs several workers under one parent.
 
 Dyno memory, for procfile, stock and heroku-pool-2: once the dyno's workers are idle, MEMORY_JOBS
 50 MP photos are queued (two run at once in a pool) and the tree's RSS and PSS, parent included,
-are sampled every 20 ms; bench/thumbnail_memory.py gives the exact peak of one worker.
+are sampled every 20 ms; media_tasks/bench/thumbnail_memory.py gives the exact peak of one worker.
 """
 
 from __future__ import annotations
@@ -41,9 +41,7 @@ from bench.common import (
     Environment,
     Result,
     WorkerSetup,
-    create_pending_images,
     describe_setups,
-    enqueue_thumbnails,
     environment,
     idle_dyno,
     median,
@@ -53,7 +51,8 @@ from bench.common import (
     wait_until,
     worker_setups,
 )
-from bench.images import PHOTO_12MP, PHOTO_50MP, image_bytes
+from media_tasks.bench.images import PHOTO_12MP, PHOTO_50MP, image_bytes
+from media_tasks.bench.pending_images import create_pending_images, enqueue_thumbnails
 
 ROUNDS = 3
 THUMBNAIL_JOBS = 40

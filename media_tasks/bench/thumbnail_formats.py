@@ -1,8 +1,8 @@
 """Thumbnail formats: bytes a gallery page transfers, quality and encode time, ours against libvips.
 
-    .venv/bin/python -m bench.thumbnail_formats
+    .venv/bin/python -m media_tasks.bench.thumbnail_formats
 
-A 20-image gallery of mixed sources, cut from one photo-like picture (bench/images.py): 14
+A 20-image gallery of mixed sources, cut from one photo-like picture (media_tasks/bench/images.py): 14
 JPEGs from 1200x900 to 24 MP (one portrait), 2 cut-out PNGs with transparency (12 MP, as in the
 issue, and 2 MP), 3 flat graphics with transparency (logos, diagrams) and an animated GIF (the
 thumbnail is its first frame). Each image's thumbnail set (settings.THUMBNAIL_SIZES) is made in
@@ -51,8 +51,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from bench.common import QUICK, Result, median, rounded
-from bench.images import SOURCE_QUALITY, make_photo_like_image
-from bench.thumbnail_pipeline import Output, Pipeline, configure_django_settings, pyvips_available
+from media_tasks.bench.images import SOURCE_QUALITY, make_photo_like_image
+from media_tasks.bench.thumbnail_pipeline import Output, Pipeline, configure_django_settings, pyvips_available
 
 # What the worker wrote before WebP (the values media_tasks/thumbnails.py had, now rendering.py).
 TODAY_JPEG_QUALITY = 85
@@ -100,7 +100,7 @@ def cutout_png(master: Image.Image, width: int, height: int, rng: random.Random)
     ellipse, fully transparent around it with the colour there cleared, as editors export them.
 
     The 12 MP one is 9 to 12 MB, within the decode budget (the grainy full-frame PNG of
-    bench/images.py, 29.5 MB, is not: the worker refuses it).
+    media_tasks/bench/images.py, 29.5 MB, is not: the worker refuses it).
     """
     picture = _region(master, width // 2, height // 2, rng).resize((width, height), Image.Resampling.BICUBIC)
     mask = Image.new("L", (width, height), 0)

@@ -1,12 +1,12 @@
 """Latency of the upload request with the thumbnails queued, against the same request making them inline.
 
-    .venv/bin/python -m bench.upload_latency
+    .venv/bin/python -m media_tasks.bench.upload_latency
 
 Two gunicorn servers are started as the Procfile's web process starts them (`gunicorn
 project.wsgi --config gunicorn.conf.py`, so 2 processes of 4 threads) on free ports, with the
 same database, Redis and settings. The only difference: the second runs rq's queues
-synchronously (bench/settings.py), so the view's after-commit enqueue makes the thumbnails
-before the response is sent. One client posts the 12 MP photo (bench/images.py) as a signed-in
+synchronously (media_tasks/bench/settings.py), so the view's after-commit enqueue makes the thumbnails
+before the response is sent. One client posts the 12 MP photo (media_tasks/bench/images.py) as a signed-in
 user over a kept-alive connection, as Heroku's router does, alternating between the two
 servers, request by request: whatever else the machine does hits both alike.
 
@@ -38,14 +38,14 @@ from bench.common import (
     setup_django,
     wait_until,
 )
-from bench.images import PHOTO_12MP, image_bytes
+from media_tasks.bench.images import PHOTO_12MP, image_bytes
 
 ROUNDS = 3
 REQUESTS_PER_ROUND = 20
 WARMUP_REQUESTS = 3
 TARGET_SPEEDUP = 10.0
 WEB_COMMAND = [sys.executable, "-m", "gunicorn", "project.wsgi", "--config", "gunicorn.conf.py"]
-BENCH_SETTINGS = "bench.settings"
+BENCH_SETTINGS = "media_tasks.bench.settings"
 if QUICK:
     # A smoke test (bench.run --quick): the least that still runs every code path.
     ROUNDS, REQUESTS_PER_ROUND, WARMUP_REQUESTS = 1, 2, 1

@@ -1,15 +1,15 @@
 """The site's upload requests when the browser sends the file straight to the bucket, side by side
 with the upload through the dyno (thumbnails queued, and made inline), for the same 12 MP photo.
 
-    .venv/bin/python -m bench.direct_upload
+    .venv/bin/python -m media_tasks.bench.direct_upload
 
 A moto S3 server runs as its own process (the bucket is another host, as S3 is), and four
 gunicorn servers are started as the Procfile's `web:` line starts them, with the same database,
-Redis and settings, each as bench/upload_latency.py starts its two:
+Redis and settings, each as media_tasks/bench/upload_latency.py starts its two:
 
 - `inline-db` and `queued-db`: media in the database (the default deploy), the upload posted
   through the site; the first runs rq's queues synchronously, so the request makes the thumbnails.
-  These are bench/upload_latency.py's two servers, measured again here in the same run.
+  These are media_tasks/bench/upload_latency.py's two servers, measured again here in the same run.
 - `inline-bucket` and `bucket`: media in the moto bucket (a deploy with `AWS_*` set). The first
   makes the thumbnails inline, storing them in the bucket; the second takes the same upload
   through the site with the thumbnails queued, and serves the direct path's two requests:
@@ -56,8 +56,8 @@ from bench.common import (
     setup_django,
     wait_until,
 )
-from bench.images import PHOTO_12MP, image_bytes
-from bench.upload_latency import (
+from media_tasks.bench.images import PHOTO_12MP, image_bytes
+from media_tasks.bench.upload_latency import (
     BENCH_SETTINGS,
     TARGET_SPEEDUP,
     Server,

@@ -1,6 +1,6 @@
 """Time from enqueue (after the commit) to the job's start, with an idle worker.
 
-    .venv/bin/python -m bench.pickup_latency
+    .venv/bin/python -m media_tasks.bench.pickup_latency
 
 Three worker dynos are measured in turn (bench/common.py's worker_setups): the Procfile's (a
 pool of WORKER_CONCURRENCY of the project's InProcessWorker, which runs jobs in the worker
@@ -33,7 +33,6 @@ from bench.common import (
     Result,
     WorkerSetup,
     bench_user,
-    create_pending_images,
     describe_setups,
     environment,
     idle_dyno,
@@ -42,7 +41,8 @@ from bench.common import (
     wait_until,
     worker_setups,
 )
-from bench.images import PHOTO_12MP, image_bytes
+from media_tasks.bench.images import PHOTO_12MP, image_bytes
+from media_tasks.bench.pending_images import create_pending_images
 
 NOOP_SAMPLES = 40
 THUMBNAIL_SAMPLES = 15

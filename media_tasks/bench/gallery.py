@@ -1,6 +1,6 @@
 """The gallery page: database queries for 10 and for 200 images, and its render time for 200.
 
-    .venv/bin/python -m bench.gallery
+    .venv/bin/python -m media_tasks.bench.gallery
 
 Two users get 10 and 200 images (a quarter each ready with three thumbnails, pending,
 processing, failed; rows only, since the page never reads the files), and the page is requested

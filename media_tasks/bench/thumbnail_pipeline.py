@@ -1,8 +1,8 @@
 """Time to make the full thumbnail set, against naive Pillow and against libvips, on the same bytes.
 
-    .venv/bin/python -m bench.thumbnail_pipeline
+    .venv/bin/python -m media_tasks.bench.thumbnail_pipeline
 
-For each test image (bench/images.py) three pipelines make the sizes in settings.THUMBNAIL_SIZES
+For each test image (media_tasks/bench/images.py) three pipelines make the sizes in settings.THUMBNAIL_SIZES
 from the same bytes in memory, in turn, round after round:
 
 - ours: `media_tasks.rendering.render_thumbnails`, what the worker runs;
@@ -16,7 +16,7 @@ media_tasks.rendering.webp_quality (WEBP_QUALITY, or WEBP_QUALITY_TRANSPARENT wh
 alpha) and WEBP_METHOD (libvips's Q and effort), with the alpha channel lossless where there is
 one, and no metadata. So the comparison is of decoding and
 resizing, not of encoders. (Before issue 15 it was JPEG quality 85 and PNG zlib level 6, the
-formats the worker wrote then; bench/thumbnail_formats.py compares the formats themselves.)
+formats the worker wrote then; media_tasks/bench/thumbnail_formats.py compares the formats themselves.)
 Output quality is checked too: PSNR of every thumbnail against a reference made from the full
 decode by one Lanczos resize, so that a faster pipeline cannot win by being blurrier.
 
@@ -39,7 +39,7 @@ from typing import Any
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
 from bench.common import QUICK, Result, median, rounded
-from bench.images import ALL_IMAGES, LARGE_PNG, PHOTO_12MP, PHOTO_50MP, TestImage, image_bytes
+from media_tasks.bench.images import ALL_IMAGES, LARGE_PNG, PHOTO_12MP, PHOTO_50MP, TestImage, image_bytes
 
 # Rounds per image: enough for a stable median, fewer where one round takes seconds.
 ROUNDS = {PHOTO_12MP.name: 9, LARGE_PNG.name: 3, PHOTO_50MP.name: 3}

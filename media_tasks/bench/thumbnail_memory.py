@@ -1,11 +1,11 @@
 """Peak resident memory of one Procfile worker making thumbnails of 50-megapixel JPEGs, four in a row.
 
-    .venv/bin/python -m bench.thumbnail_memory
+    .venv/bin/python -m media_tasks.bench.thumbnail_memory
 
 The worker class is the one the Procfile's `worker:` line names (its --worker-class), run alone
 as `manage.py rqworker default --burst --worker-class <that class>`: one worker, as each member
 of the Procfile's pool is. The pool's parent process is not part of this figure; the dyno as a
-whole is sampled by bench/throughput.py. Everything else is the real path, in a throwaway
+whole is sampled by media_tasks/bench/throughput.py. Everything else is the real path, in a throwaway
 environment (bench/common.py): the original stored by the default storage (DatabaseStorage,
 i.e. in the database), the job queued by work.claims as an upload's is.
 
@@ -53,8 +53,6 @@ from bench.common import (
     Dyno,
     Environment,
     Result,
-    create_pending_images,
-    enqueue_thumbnails,
     environment,
     procfile_line,
     procfile_option,
@@ -62,8 +60,9 @@ from bench.common import (
     rounded,
     setup_django,
 )
-from bench.images import PHOTO_50MP, SOURCE_QUALITY, TestImage, image_bytes
 from devtools import images as made_images
+from media_tasks.bench.images import PHOTO_50MP, SOURCE_QUALITY, TestImage, image_bytes
+from media_tasks.bench.pending_images import create_pending_images, enqueue_thumbnails
 
 REPEATS = 1 if QUICK else 3
 # A worker that runs jobs in its own process keeps what earlier jobs left behind, so each run

@@ -1,6 +1,6 @@
 """The hidden-markup check on genuine photos: false refusals and time, against searching the whole file.
 
-    .venv/bin/python -m bench.hidden_markup [count]
+    .venv/bin/python -m media_tasks.bench.hidden_markup [count]
 
 Makes the same corpus as tests/demo/test_hidden_markup.py (devtools/images.photo_corpus: JPEG,
 PNG and WebP of noise-rich pictures, whose compressed bytes look random), and counts the photos
