@@ -6,7 +6,7 @@ Two users get 10 and 200 images (a quarter each ready with three thumbnails, pen
 processing, failed; rows only, since the page never reads the files), and the page is requested
 through Django's full stack in this process (middleware, session, the view, the template), with
 production settings (DEBUG off). Queries are counted with CaptureQueriesContext on one request
-each; times are of RENDERS requests after WARMUP, without capturing. tests/demo/test_gallery_queries.py
+each; times are of RENDERS requests after WARMUP, without capturing. media_tasks/tests/test_gallery_queries.py
 asserts the equal query count in the test suite.
 """
 
@@ -27,7 +27,7 @@ if QUICK:
 
 
 def add_images(owner: Any, count: int) -> None:
-    """The rows tests/demo/test_gallery_queries.py makes (keep the two alike), so that the figure
+    """The rows media_tasks/tests/test_gallery_queries.py makes (keep the two alike), so that the figure
     and the test's assertion describe one page: every status, three thumbnails for each ready one.
     Tokens are unique, so each user's numbers start past the last user's."""
     from media_tasks.models import Image, Thumbnail

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m media_tasks.bench.hidden_markup [count]
 
-Makes the same corpus as tests/demo/test_hidden_markup.py (devtools/images.photo_corpus: JPEG,
+Makes the same corpus as media_tasks/tests/test_hidden_markup.py (devtools/images.photo_corpus: JPEG,
 PNG and WebP of noise-rich pictures, whose compressed bytes look random), and counts the photos
 refused by hidden_markup.has_hidden_markup and by the old check, HIDDEN_MARKUP searched over the
 whole file. Then times both, and the whole of inspect_image, on photos of about 3 MB.

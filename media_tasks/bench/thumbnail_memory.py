@@ -103,7 +103,7 @@ class WorkerRun:
 
 
 # The largest files of each kind the decode budget accepts (their estimates: 133, 149 and 61 MiB
-# of 150), made as tests/demo/test_decode_budget.py makes them: small files, many pixels.
+# of 150), made as media_tasks/tests/test_decode_budget.py makes them: small files, many pixels.
 BUDGET_EDGE_FILES = (
     (TestImage("animated-59mp-200-frames", 7000, 8430, "GIF"), lambda: made_images.large_animated_gif(7000, 8430, 200)),
     (TestImage("rgba-24mp", 6000, 4000, "PNG", alpha=True), lambda: made_images.large_png(6000, 4000)),

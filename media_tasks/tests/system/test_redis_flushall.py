@@ -3,7 +3,7 @@
 There is no clock process: the Procfile's worker runs the schedule (scheduling/scheduler.py),
 takes its lease again after the flush and runs the sweeper, which queues again every row
 whose job the flush took. The core's version, on the test-only Chore, is in
-tests/test_redis_faults.py, whose fixtures these are.
+tests/system/test_redis_faults.py, whose fixtures these are.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import time
 import pytest
 from django.urls import reverse
 
-from emails.models import OutgoingEmail
 from media_tasks.models import Image
+from media_tasks.tests.support import unfinished
 from scheduling.scheduler import LEASE_KEY
 from tests.support import images
 from tests.support.backend import SWEEP_SECONDS, health, visitor, worker_dyno
@@ -30,11 +30,6 @@ def upload_and_sign_up(client, n: int) -> None:
     assert client.post(reverse("upload"), {"file": photo}).status_code == 302
     signed_up = visitor().post(reverse("signup"), {"email": f"user-{n}@example.com", "password": "a-long-pass-42x"})
     assert signed_up.status_code == 302
-
-
-def unfinished() -> int:
-    images_left = Image.objects.exclude(status=Image.Status.READY).count()
-    return images_left + OutgoingEmail.objects.exclude(status=OutgoingEmail.Status.SENT).count()
 
 
 def test_a_flushall_during_uploads_loses_no_image_or_email(

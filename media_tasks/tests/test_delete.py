@@ -20,8 +20,8 @@ from django.urls import reverse
 from files.models import StoredFile
 from media_tasks import image_lifecycle, jobs
 from media_tasks.models import Image, Thumbnail
+from media_tasks.tests.support import slowed_thumbnails
 from tests.support import images
-from tests.support.processes import FAULTS, ROOT
 
 STORAGES = {
     "database": "files.storage.DatabaseStorage",
@@ -153,12 +153,8 @@ def test_an_image_deleted_while_its_job_runs_ends_quietly_and_leaves_no_file(
     signed_in_client, user, media_storage, run_worker, _media_in_tmp
 ):
     image = upload(signed_in_client)
-    # The worker sleeps 3 s inside rendering (tests/support/faults): the delete lands mid-run.
-    slow = {
-        "MEDIA_STORAGE": media_storage,
-        "FAULT_SLOW_SECONDS": "3",
-        "PYTHONPATH": f"{FAULTS}:{ROOT}",
-    }
+    # The worker sleeps 3 s inside rendering (support.slowed_thumbnails): the delete lands mid-run.
+    slow = {"MEDIA_STORAGE": media_storage, **slowed_thumbnails(3)}
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         worker = pool.submit(run_worker, "default", extra_env=slow)
         deadline = time.monotonic() + 60

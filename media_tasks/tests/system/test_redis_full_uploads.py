@@ -3,7 +3,7 @@
 The acceptance's test with the demo's own work: a confirmed person keeps uploading through the
 site's upload view and visitors keep signing up while the Procfile's worker (its pool and its
 scheduler) runs against a Redis of the test's own that refuses every write. The core's version,
-on the test-only Chore, is in tests/test_redis_faults.py (30 s: this one does the full 60 s),
+on the test-only Chore, is in tests/system/test_redis_faults.py (30 s: this one does the full 60 s),
 whose fixtures these are; time is compressed as there (a sweep every 5 s, not every minute).
 """
 
@@ -18,13 +18,11 @@ from rq.job import Job
 
 from emails.models import OutgoingEmail
 from media_tasks.models import Image
-from tests.demo.test_flushall_schedule import unfinished
-from tests.support import images
+from media_tasks.tests.support import PHOTO, sign_up, unfinished
 from tests.support.backend import (
     SWEEP_SECONDS,
     assert_no_process_exited,
     health,
-    visitor,
     wait_for_all_done_then_healthy,
     worker_dyno,
 )
@@ -35,18 +33,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 # The acceptance's minute of uploads and sign-ups against the full Redis.
 FULL_SECONDS = 60
-# Made once: the test times the site, not Pillow encoding the upload. 640 px wide: two thumbnails.
-PHOTO = images.jpeg_bytes(640, 480)
 
 
 def upload(client, n: int) -> None:
     photo = SimpleUploadedFile(f"photo-{n}.jpg", PHOTO, content_type="image/jpeg")
     assert client.post(reverse("upload"), {"file": photo}).status_code == 302
-
-
-def sign_up(n: int) -> None:
-    signed_up = visitor().post(reverse("signup"), {"email": f"user-{n}@example.com", "password": "a-long-pass-42x"})
-    assert signed_up.status_code == 302
 
 
 def left_for_the_sweeper(own_redis) -> int:

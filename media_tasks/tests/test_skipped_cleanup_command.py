@@ -2,7 +2,7 @@
 
 Its "What happens when" table tells the operator to run the clean-up of unconfirmed accounts at
 once with `heroku run python manage.py shell -c "..."`: the command is read from that page (as
-tests/test_docs_environment.py reads its table), so a change to either the page or the job
+project/tests/test_docs_environment.py reads its table), so a change to either the page or the job
 that breaks it fails here. With the demo, an account's images and their stored files go too.
 """
 
@@ -18,7 +18,7 @@ import pytest
 from django.utils import timezone
 
 from media_tasks.models import Image
-from tests.demo.test_admin_images import stored_failed_image
+from media_tasks.tests.support import stored_failed_image
 from tests.support.processes import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -1,4 +1,4 @@
-"""The demo's images on S3: uploads and thumbnails as objects in a moto bucket (fixtures: tests/test_s3_storage.py)."""
+"""The demo's images on S3: uploads and thumbnails as objects in a moto bucket (fixtures: the top conftest.py)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The acceptance's test with the demo's own work, against a Redis of the test's own under the
 Procfile's worker (its pool and its scheduler). The core's version times sign-ups
-(tests/test_redis_faults.py, whose fixtures these are); time is compressed as there.
+(tests/system/test_redis_faults.py, whose fixtures these are); time is compressed as there.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from media_tasks.models import Image
+from media_tasks.tests.support import PHOTO, sign_up, unfinished
 from queues import redis_client
-from tests.demo.test_flushall_schedule import unfinished
-from tests.demo.test_redis_full_uploads import PHOTO, sign_up
 from tests.support.backend import assert_no_process_exited, health, wait_for_all_done_then_healthy, worker_dyno
 from tests.support.processes import wait_until
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from emails.models import OutgoingEmail
 from media_tasks.models import Image, Thumbnail
-from tests.demo.test_admin_images import stored_failed_image
+from media_tasks.tests.support import stored_failed_image
 
 pytestmark = pytest.mark.django_db
 

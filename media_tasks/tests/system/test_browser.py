@@ -9,7 +9,6 @@ or, with REFRESH_SCREENSHOTS=1, over the committed ones in docs/screenshots/ (RE
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import shutil
@@ -20,30 +19,19 @@ from pathlib import Path
 
 import pytest
 
+from media_tasks.tests.system.browser import (
+    CHROMIUM,
+    COUNT_PROGRESS,
+    drop_a_file_over_the_limit,
+    drop_files,
+    launch,
+    log_in,
+)
 from tests.support import images
 from tests.support.processes import ROOT, Process, procfile_command, wait_until
 from tests.support.web import collect_static, free_port, listening
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    *("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"),
-    *("--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"),
-]
 COMMITTED_SCREENSHOTS = ROOT / "docs" / "screenshots"
-# Counts the upload progress events of every XMLHttpRequest, so the test knows each bar moved.
-COUNT_PROGRESS = """
-(() => {
-  window.progressEvents = {};
-  const send = XMLHttpRequest.prototype.send;
-  XMLHttpRequest.prototype.send = function (body) {
-    const name = body instanceof FormData && body.get("file") ? body.get("file").name : "";
-    this.upload.addEventListener("progress", () => {
-      window.progressEvents[name] = (window.progressEvents[name] || 0) + 1;
-    });
-    return send.call(this, body);
-  };
-})();
-"""
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -86,54 +74,6 @@ def check_accessibility(page, checked: dict[str, list]) -> None:
     grave = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
     checked[page.url] = [(v["id"], v["impact"]) for v in results.response["violations"]]
     assert grave == [], f"{page.url}: {results.generate_report()}"
-
-
-def drop_files(page, selector: str, files: list[tuple[str, str, bytes]]) -> None:
-    """Drop files on an element as a person dragging them from their desktop would."""
-    payload = [{"name": name, "type": kind, "data": base64.b64encode(data).decode()} for name, kind, data in files]
-    transfer = page.evaluate_handle(
-        """files => {
-            const transfer = new DataTransfer();
-            for (const f of files) {
-                const bytes = Uint8Array.from(atob(f.data), c => c.charCodeAt(0));
-                transfer.items.add(new File([bytes], f.name, { type: f.type }));
-            }
-            return transfer;
-        }""",
-        payload,
-    )
-    page.dispatch_event(selector, "dragenter", {"dataTransfer": transfer})
-    page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
-
-
-def drop_a_file_over_the_limit(page, name: str) -> None:
-    """A JPEG one byte over the form's limit, made in the page (the limit is in the form)."""
-    transfer = page.evaluate_handle(
-        """([max, name]) => {
-            const transfer = new DataTransfer();
-            transfer.items.add(new File([new Uint8Array(max + 1)], name, { type: "image/jpeg" }));
-            return transfer;
-        }""",
-        [int(page.get_attribute("form.upload", "data-max-bytes")), name],
-    )
-    page.dispatch_event(".dropzone", "drop", {"dataTransfer": transfer})
-
-
-def launch(playwright, tmp_path: Path, name: str, **options):
-    return playwright.chromium.launch_persistent_context(
-        str(tmp_path / name),  # a fresh, empty profile
-        executable_path=str(CHROMIUM),
-        args=CHROMIUM_ARGS,
-        viewport={"width": 1200, "height": 900},
-        **options,
-    )
-
-
-def log_in(page, site: str, email: str, password: str) -> None:
-    page.goto(site + "/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", password)
-    page.click("main button[type=submit]")
 
 
 def test_a_person_signs_up_uploads_several_files_at_once_opens_and_deletes_one(site, smtp_server, tmp_path, capsys):

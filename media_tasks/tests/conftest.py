@@ -1,7 +1,7 @@
 """Fixtures of the demo's tests (media_tasks: uploads, thumbnails, the gallery).
 
-The core's fixtures (conftest.py at the top) serve these tests too; the S3, email-delivery and
-malformed-URL fixtures come from the core tests they belong to.
+The core's fixtures (conftest.py at the top, with the S3, email-delivery and malformed-URL
+ones) serve these tests too; what several of these modules share is in support.py.
 """
 
 from __future__ import annotations

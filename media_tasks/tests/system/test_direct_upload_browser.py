@@ -23,8 +23,15 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.demo.test_browser import CHROMIUM, COUNT_PROGRESS, drop_a_file_over_the_limit, drop_files, launch, log_in
-from tests.demo.test_direct_upload import HOSTILE
+from media_tasks.tests.support import HOSTILE
+from media_tasks.tests.system.browser import (
+    CHROMIUM,
+    COUNT_PROGRESS,
+    drop_a_file_over_the_limit,
+    drop_files,
+    launch,
+    log_in,
+)
 from tests.support import images
 from tests.support.processes import ROOT, Process, procfile_command, wait_until
 from tests.support.s3 import ACCESS_KEY, BUCKET, ON_LOCALSTACK, REGION, SECRET_KEY

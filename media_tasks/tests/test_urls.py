@@ -1,4 +1,4 @@
-"""The demo's URLs among those tests/test_malformed_urls.py walks with malformed values (its `visitor`)."""
+"""The demo's URLs among those project/tests/test_malformed_urls.py walks with malformed values (its `visitor`)."""
 
 from __future__ import annotations
 

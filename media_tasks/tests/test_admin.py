@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
-
 import django_rq
 import pytest
-from django.core.files.base import ContentFile
 
 from media_tasks.models import Image
-from tests.support import images
+from media_tasks.tests.support import stored_failed_image
 
 pytestmark = pytest.mark.django_db
 
 DASHBOARD = "/admin/django_rq/dashboard/"
-
-
-def stored_failed_image(owner, name: str = "broken-before.jpg") -> Image:
-    image = Image(owner=owner, token=secrets.token_hex(16), original_name=name, status=Image.Status.FAILED)
-    image.original.save(image.token, ContentFile(images.jpeg_bytes(640, 480)), save=False)
-    image.failure_reason = "Simulated earlier failure."
-    image.attempts = 5
-    image.save()
-    return image
 
 
 def test_admin_filters_images_by_status_and_owner(client, superuser, user):

@@ -1,7 +1,7 @@
 """Nothing lost, for the demo's images: thumbnails made once by the Procfile's worker, whatever happens.
 
 The core's promises (SIGTERM, SIGKILL, the sweeper, Redis outages, duplicates) are proved on the
-test-only Chore in tests/test_reliability.py, whose fixtures these tests use.
+test-only Chore in tests/system/test_reliability.py; the fixtures are the top conftest.py's.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from emails.models import OutgoingEmail
 from media_tasks.models import Image
+from media_tasks.tests.support import slowed_thumbnails
 from tests.support import images
 from tests.support.leases import LEASE_SECONDS
 from tests.support.processes import Process, procfile_command
@@ -31,12 +32,13 @@ def short_lease(settings) -> dict[str, str]:
 
 @pytest.fixture
 def start_worker(worker_env, short_lease) -> Iterator:
-    """The Procfile's worker; slow_seconds slows each thumbnail down (tests/support/faults)."""
+    """The Procfile's worker; slow_seconds slows each thumbnail down (support.slowed_thumbnails)."""
     started: list[Process] = []
 
     def start(*, slow_seconds: float = 0, extra_env: dict[str, str] | None = None, burst: bool = False) -> Process:
         argv = procfile_command("worker") + (["--burst"] if burst else [])
-        process = Process(argv, {**worker_env, **short_lease, **(extra_env or {})}, slow_seconds=slow_seconds)
+        slowed = slowed_thumbnails(slow_seconds) if slow_seconds else {}
+        process = Process(argv, {**worker_env, **short_lease, **slowed, **(extra_env or {})})
         started.append(process)
         return process
 

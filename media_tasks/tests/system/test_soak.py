@@ -1,6 +1,6 @@
 """The soak for the demo's images: 100 uploads and 20 sign-ups through 3 worker dynos being killed.
 
-tests/test_soak.py is the core's soak (500 chores); this one checks what is the demo's own:
+tests/system/test_soak.py is the core's soak (500 chores); this one checks what is the demo's own:
 every image ready with exactly one set of thumbnails (no orphaned or duplicate files) while
 thumbnail jobs are killed mid-way. SOAK_UPLOADS sets the number.
 """
@@ -24,6 +24,7 @@ from django.utils import timezone
 from emails.models import OutgoingEmail
 from files.models import StoredFile
 from media_tasks.models import Image
+from media_tasks.tests.support import slowed_thumbnails
 from tests.support import images
 from tests.support.processes import ROOT, Process, procfile_command, wait_until
 from work import claims
@@ -51,7 +52,7 @@ class Chaos:
 
     def _start(self) -> Process:
         # Each thumbnail job is slowed by SLOW_SECONDS so that most kills land mid-job.
-        return Process(procfile_command("worker"), self.env, slow_seconds=SLOW_SECONDS)
+        return Process(procfile_command("worker"), {**self.env, **slowed_thumbnails(SLOW_SECONDS)})
 
     def _run(self) -> None:
         rng = random.Random(2026)  # noqa: S311 - chaos, not cryptography

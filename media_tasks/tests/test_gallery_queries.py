@@ -1,6 +1,6 @@
 """The gallery makes as many database queries for 200 images as for 10: none per image.
 
-bench/gallery.py times the same page; this test keeps its query count from growing with it.
+media_tasks/bench/gallery.py times the same page; this test keeps its query count from growing with it.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from media_tasks import direct_upload, jobs, upload_checks
 from media_tasks.models import Image
+from media_tasks.tests.support import HOSTILE
 from tests.support import images
 from tests.support.s3 import BUCKET, ON_LOCALSTACK, object_exists, object_keys
 from work import claims
@@ -319,20 +320,6 @@ def test_completing_one_key_twice_at_once_records_it_once_and_queues_one_job(cli
 @pytest.mark.django_db
 def test_an_unconfirmed_person_gets_no_presigned_post(client, unconfirmed, s3_media):
     assert client.post(reverse("upload_presign"), {"name": "a.jpg"}).status_code == 403
-
-
-def _jpeg_with_script() -> bytes:
-    # A polyglot: a real JPEG whose comment segment a browser would run as a page.
-    return images.jpeg_with_segment(images.jpeg_bytes(300, 200), 0xFE, b"<script>alert(document.cookie)</script>")
-
-
-HOSTILE = [
-    pytest.param("notes.jpg", lambda: b"just some text, named like a photo\n" * 20, id="text-named-jpg"),
-    pytest.param("polyglot.jpg", _jpeg_with_script, id="polyglot"),
-    pytest.param("cut.jpg", lambda: images.jpeg_bytes(1200, 900)[:-4000], id="truncated-jpeg"),
-    pytest.param("bomb.png", lambda: images.png_bomb(9000, 8000), id="pixel-bomb-png"),
-    pytest.param("budget.png", lambda: images.large_png(7000, 8430), id="over-the-decode-budget"),
-]
 
 
 @pytest.mark.django_db

@@ -1,7 +1,7 @@
 """The operator's remedies for a given-up image, with the Procfile's worker.
 
 The dashboard's Requeue and Requeue All, and the admin's "Make thumbnails again"
-(tests/test_email_delivery.py has the same remedies for emails, and its fixtures).
+(tests/system/test_email_delivery.py has the same remedies for emails, and its fixtures).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from media_tasks.models import Image
-from tests.demo.test_admin_images import stored_failed_image
+from media_tasks.tests.support import stored_failed_image
 from tests.support.dashboard import DASHBOARD, queue_index
 from work import claims
 

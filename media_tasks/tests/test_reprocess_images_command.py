@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from media_tasks.models import Image
-from tests.demo.test_admin_images import stored_failed_image
+from media_tasks.tests.support import stored_failed_image
 from tests.support.processes import Process, procfile_command
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
