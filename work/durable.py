@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +46,11 @@ from work import claims
 from work.models import WorkItem
 
 logger = logging.getLogger(__name__)
+
+# Set by work/conformance.py in the worker processes it starts, and by nothing else: a JSON
+# description of a fault to force in this process's runs (hold a run mid-way, fail it) and of
+# the short leases and retry waits the kit's tests use. Unset, no run is touched.
+CONFORMANCE_ENV = "WORK_CONFORMANCE"
 
 
 class Permanent(Exception):
@@ -207,8 +214,20 @@ def job[Row: WorkItem](
     return decorate
 
 
+@functools.cache
+def _conformance_fault() -> Callable[[claims.WorkKind], None] | None:
+    """The conformance kit's fault for this process's runs, if its worker was started by the kit."""
+    spec = os.environ.get(CONFORMANCE_ENV)
+    if not spec:
+        return None
+    import work.conformance  # only a test's worker gets here
+
+    return work.conformance.worker_fault(json.loads(spec))
+
+
 def _run[Row: WorkItem](model: type[Row], function: Callable[[Row, Run], None], pk: int, words: Words) -> None:
     kind = claims.kind_of(model)
+    fault = _conformance_fault()
     token = claims.claim(kind, pk)
     if token is None:
         status = kind.model.objects.filter(pk=pk).values_list("status", flat=True).first()
@@ -224,6 +243,8 @@ def _run[Row: WorkItem](model: type[Row], function: Callable[[Row, Run], None], 
         if row is None:
             raise NotHeld(words.deleted.format(name=run.name))
         run.attempt = row.attempts
+        if fault is not None:
+            fault(kind)
         function(row, run)
         if not run._results_entered:
             # A simple job stores only its row's outcome: the same locked, checked transaction.

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import logging
 import os
 import time
 
 from django.db.models import F
 
 from queues.jobs import job
-from tests.workapp.models import Chore, Ping, Report
+from tests.workapp.models import CarelessTally, Chore, Ping, Report, SwallowingTally, UnclaimedTally
 from work import durable
+
+logger = logging.getLogger(__name__)
 
 
 @durable.job(Chore)
@@ -31,3 +34,34 @@ def make_report(report: Report, run: durable.Run) -> None:
 @job("high")
 def ping(value: int) -> None:
     Ping.objects.create(value=value)
+
+
+# --- Deliberately broken jobs, which work/conformance.py must refuse (work/tests/test_conformance.py).
+
+
+@durable.job(CarelessTally)
+def tally_carelessly(tally: CarelessTally, run: durable.Run) -> None:
+    # Wrong: a plain UPDATE instead of run.finish takes no lock and checks no claim, so a run whose
+    # claim lapsed writes over the outcome of the run that took the row over.
+    CarelessTally.objects.filter(pk=tally.pk).update(runs=F("runs") + 1)
+
+
+def count(tally: SwallowingTally) -> int:
+    """The work of a SwallowingTally; the kit forces its faults in here (fault_at)."""
+    return tally.runs + 1
+
+
+@durable.job(SwallowingTally)
+def tally_swallowing(tally: SwallowingTally, run: durable.Run) -> None:
+    try:
+        count(tally)
+    except BaseException:
+        # Wrong: BaseException takes in rq's ShutDownImminentException too, so a worker's shutdown
+        # is swallowed here and the row ends done without its work.
+        logger.exception("could not count %s", tally)
+    run.finish(runs=F("runs") + 1)
+
+
+def tally_unclaimed(pk: int) -> None:
+    # Wrong: no claim (not a durable.job), so every delivery of the job does the work again.
+    UnclaimedTally.objects.filter(pk=pk).update(runs=F("runs") + 1, status="done")

@@ -49,3 +49,38 @@ class Ping(models.Model):
 
     def __str__(self) -> str:
         return str(self.value)
+
+
+# --- Deliberately broken kinds, which work/conformance.py must refuse (work/tests/test_conformance.py).
+
+
+class Tally(WorkItem):
+    """A durable row whose job counts its runs; the concrete kinds below get it wrong, each its own way."""
+
+    status = models.CharField(max_length=16, default="pending")
+    # Every run that did the work, so the kit can tell "done once" from "done twice".
+    runs = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"tally {self.pk}"
+
+
+class CarelessTally(Tally):
+    class Work:
+        job, queue = "tests.workapp.jobs.tally_carelessly", "default"
+        pending, in_progress, done, failed = "pending", "counting", "done", "failed"
+
+
+class SwallowingTally(Tally):
+    class Work:
+        job, queue = "tests.workapp.jobs.tally_swallowing", "default"
+        pending, in_progress, done, failed = "pending", "counting", "done", "failed"
+
+
+class UnclaimedTally(Tally):
+    class Work:
+        job, queue = "tests.workapp.jobs.tally_unclaimed", "default"
+        pending, in_progress, done, failed = "pending", "counting", "done", "failed"
