@@ -340,7 +340,19 @@ class Kit:
         return hold
 
     def wait_held(self, hold: Path, worker: ProcessTree) -> None:
-        self.wait(lambda: Path(f"{hold}.reached").exists(), "a worker to claim the row and begin its run", worker)
+        def held() -> bool:
+            if Path(f"{hold}.reached").exists():
+                return True
+            row = self.row()
+            if row is None or row["status"] in (self.kind.done, *self.kind.given_up):
+                # Not the kind's fault but the kit's: it could not hold the run.
+                raise RuntimeError(
+                    f"the run ended ({self.described(row)}) without meeting the kit's fault; with fault_at, "
+                    f"the job must call {self.fault_at} through its module, as module.function(...)"
+                )
+            return False
+
+        self.wait(held, "a worker to claim the row and begin its run", worker)
 
     def wait(self, condition: Callable[[], object], what: str, *workers: ProcessTree, every: float = 0.1) -> None:
         deadline = time.monotonic() + PATIENCE_SECONDS
