@@ -8,7 +8,9 @@ of the helpers below that read the environment with the name they are given, or
 `dj_database_url.config()`, which reads DATABASE_URL (or the variable its `env` names).
 
 A default is compared where the code writes it as a string: `os.environ.get("X", "10")`,
-`os.environ.get("X") or "10"`, `str(10 * 1024)`, and `env_bool("X", False)` (off) or `True` (on).
+`os.environ.get("X") or "10"`, `str(10 * 1024)`, and `env_bool("X", False)` (off) or `True` (on);
+and where an app's conf.py declares it, `Setting("X", 10)` (numbers, a string, a tuple of numbers
+as `1,2`, arithmetic of digits).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENT_PAGE = ROOT / "docs" / "environment.md"
-APPS = ("project", "accounts", "emails", "files", "queues", "scheduling", "web", "work", "workers", "media_tasks")
+APPS = ("project", "accounts", "emails", "files", "queues", "scheduling", "web", "work", "workers")
+APPS += ("media_tasks",)  # demo
 SCRIPTS = ("gunicorn.conf.py", "dev.py", "manage.py")
 
 # Functions that read the environment variable named by their first argument.
@@ -28,7 +31,10 @@ ENV_READERS = {
     "env_bool": "project/settings.py",
     "env_list": "project/settings.py",
     "admins_from_env": "project/settings.py",
-    "setting": "queues/backoff.py",  # a Django setting, else the variable of the same name
+    "env_int": "project/settings.py",
+    "env_float": "project/settings.py",
+    "env_ints": "project/settings.py",
+    "environment": "queues/conf.py",  # Setting's fallback: the variable of the setting's name
 }
 
 # Read by the code but not configuration: the platform sets them to say where the code runs,
@@ -203,9 +209,25 @@ def code_defaults(path: Path) -> dict[str, str]:
                 name, default = _constant(node.args[0]), "on" if value.value else "off"
             elif node.func.id == "env_list":
                 name, default = _constant(node.args[0]), _literal(value)
+        elif isinstance(node, ast.Call) and _is_name(node.func, "Setting") and len(node.args) == 2:
+            name, default = _constant(node.args[0]), _declared(node.args[1])
         if name is not None and default is not None:
             defaults[name] = default
     return defaults
+
+
+def _declared(node: ast.AST) -> str | None:
+    """A conf.py default as the docs write it: 30.0 is `30`, (5, 20) is `5,20`."""
+    if isinstance(node, ast.Tuple):
+        items = [_declared(item) for item in node.elts]
+        return None if None in items else ",".join(item for item in items if item is not None)
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    expression = ast.unparse(node)
+    if not re.fullmatch(r"[0-9 +*.]+", expression):
+        return None
+    value = eval(expression, {"__builtins__": {}})  # noqa: S307  (digits, ., + and * only)
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _matches(documented: str | None, default: str) -> bool:
@@ -247,10 +269,14 @@ def test_the_defaults_are_found() -> None:
     # The parsing itself, on each form of default, so a refactor cannot make the comparison vacuous.
     settings = code_defaults(ROOT / "project" / "settings.py")
     assert settings["DJANGO_DEBUG"] == "off"
-    assert settings["MAX_UPLOAD_BYTES"] == "10485760"
     assert settings["EMAIL_TIMEOUT"] == "10"
     assert settings["DJANGO_ALLOWED_HOSTS"] == ".herokuapp.com,localhost,127.0.0.1,[::1]"
-    assert len(settings) >= 30, sorted(settings)
+    assert len(settings) >= 15, sorted(settings)
+    web, emails = code_defaults(ROOT / "web" / "conf.py"), code_defaults(ROOT / "emails" / "conf.py")
+    assert web["MAX_UPLOAD_BYTES"] == "10485760"
+    assert web["HEALTH_QUEUE_LATENCY_MAX_SECONDS"] == "300"
+    assert emails["EMAIL_RETRY_SCHEDULE"] == "30,120,600,1800,3600,10800,21600"
+    assert len([name for path in code_files() for name in code_defaults(path)]) >= 40
     documented = documented_defaults(ENVIRONMENT_PAGE.read_text())
     assert documented["HEALTH_QUEUE_LATENCY_MAX_SECONDS"] == "300"
     assert documented["DJANGO_DEBUG"] == "off"
