@@ -1,4 +1,4 @@
-"""The fixtures every test may use, wherever it lives (<app>/tests/, tests/, media_tasks/tests/)."""
+"""The fixtures every test may use, wherever it lives (<app>/tests/ or tests/)."""
 
 from __future__ import annotations
 
@@ -179,6 +179,16 @@ def start_worker(worker_env: dict[str, str], fast_schedule: dict[str, str]) -> I
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture
+def short_lease(settings) -> dict[str, str]:
+    """Claims that lapse after seconds (tests/support/leases.py), here and in a worker's environment."""
+    from tests.support.leases import LEASE_SECONDS
+
+    settings.WORK_CLAIM_LEASE_SECONDS = LEASE_SECONDS
+    settings.WORK_STALE_SECONDS = 0
+    return {"WORK_CLAIM_LEASE_SECONDS": str(LEASE_SECONDS)}
 
 
 @pytest.fixture

@@ -80,3 +80,11 @@ def assert_no_process_exited(worker: Process) -> None:
     # The pool's workers rode it out in their own processes: none quit, none was replaced.
     assert "unhandled exception" not in worker.output(), worker.output()[-3000:]
     assert " is dead" not in worker.output(), worker.output()[-3000:]
+
+
+def schedule_entry(name: str):
+    """The schedule's registered entry of that name."""
+    from scheduling import schedule
+
+    [entry] = [entry for entry in schedule.entries() if entry.name == name]
+    return entry

@@ -1,7 +1,7 @@
 """Heroku in a box: a build like the Python buildpack's, dynos, add-ons and a router-side browser.
 
 Each piece does what Heroku does, on 127.0.0.1, so that a test can deploy the real Procfile and
-use the site the way a person would. See tests/test_deploy_simulation.py.
+use the site the way a person would. See tests/system/test_deploy_simulation.py.
 https://devcenter.heroku.com/articles/slug-compiler
 https://devcenter.heroku.com/articles/dynos
 """

@@ -1,4 +1,4 @@
-"""A claim lease short enough for a test to watch it lapse (production: WORK_CLAIM_LEASE_SECONDS, minutes)."""
+"""A claim lease short enough for a test to wait out; production uses 60 s (longer than any job may run)."""
 
 from __future__ import annotations
 

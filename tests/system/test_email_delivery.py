@@ -12,11 +12,9 @@ import time
 
 import django_rq
 import pytest
-from django.core import mail
 from django.urls import reverse
 
 from emails.models import OutgoingEmail
-from queues.config import SERIALIZER
 from tests.support import outbox
 from tests.support.dashboard import DASHBOARD, queue_index
 from tests.support.outbox import schedule_env
@@ -215,52 +213,3 @@ def test_requeue_in_the_dashboard_sends_an_email_the_server_refused_once_fixed(
     row = rows([email])[0]
     assert (row.status, row.attempts) == (OutgoingEmail.Status.SENT, 1)
     assert smtp_server.copies("To") == {"person0@example.com": 1}
-
-
-# --- The rule that tells a requeue by hand from a stale duplicate (in-process worker) ------
-
-
-def run_high_queue() -> None:
-    worker = django_rq.get_worker("high", worker_class="rq.SimpleWorker", serializer=SERIALIZER)
-    worker.work(burst=True)
-
-
-@pytest.fixture
-def given_up_email(django_user_model, settings, django_capture_on_commit_callbacks) -> OutgoingEmail:
-    """An email whose worker died on its last attempt, given up by the sweeper: its job is parked."""
-    [email] = queue_confirmations(django_user_model, 1)
-    django_rq.get_queue("high").empty()
-    OutgoingEmail.objects.filter(pk=email.pk).update(
-        attempts=claims.kind_of(OutgoingEmail).max_attempts(), last_error="OSError: x"
-    )
-    settings.WORK_STALE_SECONDS = 0
-    claims.sweep()
-    email.refresh_from_db()
-    assert email.status == OutgoingEmail.Status.FAILED
-    return email
-
-
-@pytest.mark.django_db
-def test_a_stale_copy_of_a_given_up_emails_job_does_not_send_it(given_up_email):
-    queue = django_rq.get_queue("high", commit_mode="auto")
-    job_id = claims.kind_of(OutgoingEmail).job_id(given_up_email.pk)
-    queue.enqueue(claims.kind_of(OutgoingEmail).job, given_up_email.pk, job_id="a-copy")  # under another id
-    queue.connection.rpush(queue.key, job_id)  # its own id, but the job is still parked
-
-    run_high_queue()
-
-    given_up_email.refresh_from_db()
-    assert given_up_email.status == OutgoingEmail.Status.FAILED
-    assert mail.outbox == []
-
-
-@pytest.mark.django_db
-def test_a_given_up_emails_job_requeued_from_the_failed_registry_sends_it(given_up_email):
-    queue = django_rq.get_queue("high")
-    queue.failed_job_registry.requeue(claims.kind_of(OutgoingEmail).job_id(given_up_email.pk))
-
-    run_high_queue()
-
-    given_up_email.refresh_from_db()
-    assert (given_up_email.status, given_up_email.attempts) == (OutgoingEmail.Status.SENT, 1)
-    assert len(mail.outbox) == 1

@@ -675,7 +675,7 @@ def test_ctrl_c_during_a_job_stops_every_process_and_hands_the_job_back(tmp_path
         ([], 2, ["-n", "4", "--dist", "worksteal"]),
         ([], 16, ["-n", "8", "--dist", "worksteal"]),
         (["--quick"], 1, ["-n", "2", "--dist", "worksteal", "-m", "not slow"]),
-        (["tests/test_views.py", "-n", "0"], 2, ["tests/test_views.py", "-n", "0"]),
+        (["accounts/tests/test_views.py", "-n", "0"], 2, ["accounts/tests/test_views.py", "-n", "0"]),
         (["-n4"], 2, ["-n4"]),
         (["-p", "no:xdist", "-x"], 2, ["-p", "no:xdist", "-x"]),
     ],

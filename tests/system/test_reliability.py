@@ -10,13 +10,11 @@ from __future__ import annotations
 import signal
 import socket
 from collections.abc import Iterator
-from datetime import timedelta
 
 import django_rq
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from emails.models import OutgoingEmail
 from tests.support import outbox
@@ -28,15 +26,7 @@ from work import claims
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-# Short enough for a test to wait out; production uses 60 s (longer than any job may run).
 CHORE_JOB_ID = claims.kind_of(Chore).job_id
-
-
-@pytest.fixture
-def short_lease(settings) -> dict[str, str]:
-    settings.WORK_CLAIM_LEASE_SECONDS = LEASE_SECONDS
-    settings.WORK_STALE_SECONDS = 0
-    return {"WORK_CLAIM_LEASE_SECONDS": str(LEASE_SECONDS)}
 
 
 @pytest.fixture
@@ -123,63 +113,6 @@ def test_work_and_signups_during_a_redis_outage_are_kept_and_done_once_the_sweep
     email.refresh_from_db()
     assert email.status == OutgoingEmail.Status.SENT
     assert [m["To"] for m in smtp_server.wait_for_messages(1)] == ["grace@example.com"]
-
-
-def test_the_sweeper_never_queues_a_row_whose_job_is_still_waiting(short_lease):
-    chore = queue_chore("waiting")
-    queue = django_rq.get_queue("default")
-    assert queue.count == 1
-
-    report = claims.sweep()
-
-    assert (report.alive, report.requeued) == (1, 0)
-    assert queue.count == 1
-    assert status_of(chore) == "pending"
-
-
-def test_a_job_lost_between_queue_and_worker_is_queued_again(short_lease):
-    chore = queue_chore("dropped")
-    queue = django_rq.get_queue("default")
-    # What a worker killed mid-dequeue leaves: the job says "queued" but sits in no queue.
-    queue.connection.lrem(queue.key, 0, CHORE_JOB_ID(chore.pk))
-    assert queue.count == 0
-
-    report = claims.sweep()
-
-    assert report.requeued == 1
-    assert queue.get_job_ids() == [CHORE_JOB_ID(chore.pk)]
-
-
-def test_a_retry_left_behind_by_a_dead_scheduler_is_queued_by_the_sweeper(short_lease):
-    chore = queue_chore("retry")
-    queue = django_rq.get_queue("default")
-    queue.empty()
-    # As a retry looks once its worker (and that worker's scheduler) died: due long ago.
-    queue.enqueue_at(
-        timezone.now() - timedelta(minutes=5), claims.kind_of(Chore).job, chore.pk, job_id=CHORE_JOB_ID(chore.pk)
-    )
-    assert queue.count == 0
-
-    claims.sweep()
-
-    assert queue.get_job_ids() == [CHORE_JOB_ID(chore.pk)]
-    assert len(queue.scheduled_job_registry) == 0
-
-
-def test_a_row_out_of_attempts_is_failed_with_its_last_error_and_parked_for_requeue(settings, short_lease):
-    chore = queue_chore("spent")
-    Chore.objects.filter(pk=chore.pk).update(attempts=settings.WORK_MAX_ATTEMPTS, last_error="OSError: disk on fire")
-    queue = django_rq.get_queue("default")
-    queue.empty()
-
-    claims.sweep()
-
-    chore.refresh_from_db()
-    assert chore.status == "failed"
-    assert f"after {settings.WORK_MAX_ATTEMPTS} attempts" in chore.last_error
-    assert "disk on fire" in chore.last_error
-    assert chore.note == "Given up after several tries."
-    assert queue.failed_job_registry.get_job_ids() == [CHORE_JOB_ID(chore.pk)]  # where Requeue is
 
 
 def test_two_runs_of_the_same_row_at_once_do_the_work_once(start_worker):

@@ -1,8 +1,8 @@
-"""No request can hold more than its bound: body size, file parts, and time to arrive.
+"""No request can hold the server past its bound: body size, file parts, and time to arrive.
 
-The view-level limits are checked through Django's test client; the server-level ones against
-the Procfile's web line (gunicorn with web.gunicorn_worker.BufferingThreadWorker), with
-real sockets sending large, unfinished and slow requests.
+Against the Procfile's web line (gunicorn with web.gunicorn_worker.BufferingThreadWorker), with
+real sockets sending large, unfinished and slow requests; the views' own limits are
+web/tests/test_request_limits.py's.
 """
 
 from __future__ import annotations
@@ -15,10 +15,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import reverse
 
-from tests.support import images
 from tests.support.processes import wait_until
 from tests.support.request_limits import (
     BODY_MIN_RATE,
@@ -32,36 +29,6 @@ from tests.support.request_limits import (
     timed_get,
 )
 from tests.support.web import WebDyno, procfile_web
-
-# --- Per view, in Django --------------------------------------------------------------------
-
-
-def _jpeg(name: str) -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, images.jpeg_bytes(400, 300), content_type="image/jpeg")
-
-
-@pytest.mark.django_db
-def test_a_form_that_takes_no_file_refuses_a_file_part(client, user):
-    response = client.post(
-        reverse("login"), {"username": user.email, "password": "a-long-passphrase-42", "file": _jpeg("x.jpg")}
-    )
-
-    assert response.status_code == 400
-    assert "_auth_user_id" not in client.session
-
-
-@pytest.mark.django_db
-def test_a_body_larger_than_the_view_takes_is_refused_before_it_is_read(signed_in_client, settings):
-    login = signed_in_client.post(
-        reverse("login"),
-        data=b"",
-        content_type="application/x-www-form-urlencoded",
-        CONTENT_LENGTH=str(settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1),
-    )
-
-    assert login.status_code == 413
-    assert "larger than this page accepts" in login.content.decode()
-
 
 # --- Against the Procfile's web process (tests/support/request_limits.py: its short bounds) ---------
 

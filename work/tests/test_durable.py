@@ -29,7 +29,7 @@ from work import claims, durable
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ADDING_JOBS = Path(__file__).resolve().parent.parent / "docs" / "adding-jobs.md"
+ADDING_JOBS = Path(__file__).resolve().parents[2] / "docs" / "adding-jobs.md"
 KIND = claims.kind_of(Report)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from django.core.management import get_commands
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
 TOP_LEVEL = {path.name for path in ROOT.iterdir()} - {".git", ".venv", "media", ".dev", "staticfiles"}
 PATH_TOKEN = re.compile(r"`([A-Za-z0-9_.-]+/[A-Za-z0-9_./*-]*)`")
@@ -80,7 +80,7 @@ def test_the_demos_commands_are_the_ones_its_folder_has():
 def test_the_checks_find_what_they_look_for():
     # So that a change of wording cannot make them vacuous.
     docs = "".join(page.read_text() for page in PAGES)
-    assert {"work/claims.py", "tests/test_soak.py", "docs/screenshots/"} <= repository_paths(docs)
+    assert {"work/claims.py", "tests/system/test_soak.py", "docs/screenshots/"} <= repository_paths(docs)
     assert "reports/jobs.py" not in repository_paths(docs)
     assert {"rqworker-pool", "schedule", "s3_cors", "createsuperuser"} <= set(MANAGE_COMMAND.findall(docs))
     assert not _exists("background/nope.py")

@@ -1,24 +1,23 @@
-"""Job functions called directly with ids, as a worker would call them."""
+"""The email job called directly with ids, as a worker would call it, and a given-up email's copies."""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
+import django_rq
 import pytest
 from django.core import mail
-from django.utils import timezone
 
-from accounts import jobs as account_jobs
-from accounts.models import User
 from emails import jobs
 from emails.models import OutgoingEmail
+from queues.config import SERIALIZER
 from tests.support import outbox
+from work import claims
 
 pytestmark = pytest.mark.django_db
 
 
-def queued_confirmation(user: User, site_url: str = "https://example.herokuapp.com/") -> OutgoingEmail:
+def queued_confirmation(user, site_url: str = "https://example.herokuapp.com/") -> OutgoingEmail:
     return outbox.queue_confirmation(user, site_url)
 
 
@@ -77,23 +76,50 @@ def test_email_job_for_a_deleted_row_ends_quietly(caplog):
     assert "email 424242 is gone" in caplog.text
 
 
-def test_cleanup_deletes_only_old_unconfirmed_accounts(
-    django_user_model, settings, user, django_capture_on_commit_callbacks
-):
-    settings.UNCONFIRMED_ACCOUNT_MAX_AGE_DAYS = 7
-    old = timezone.now() - timedelta(days=8)
-    stale = django_user_model.objects.create_user(email="stale@example.com", password="p-long-passphrase-1")
-    confirmed = django_user_model.objects.create_user(
-        email="kept@example.com", password="p-long-passphrase-2", email_confirmed_at=old
-    )
-    staff = django_user_model.objects.create_user(
-        email="ops@example.com", password="p-long-passphrase-3", is_staff=True
-    )
-    django_user_model.objects.filter(pk__in=[stale.pk, confirmed.pk, staff.pk]).update(date_joined=old)
+# --- The rule that tells a requeue by hand from a stale duplicate (in-process worker) ------
 
-    with django_capture_on_commit_callbacks(execute=True):
-        deleted = account_jobs.delete_unconfirmed_accounts()
 
-    assert deleted == 1
-    remaining = set(django_user_model.objects.values_list("email", flat=True))
-    assert remaining == {"ada@example.com", "kept@example.com", "ops@example.com"}
+def run_high_queue() -> None:
+    worker = django_rq.get_worker("high", worker_class="rq.SimpleWorker", serializer=SERIALIZER)
+    worker.work(burst=True)
+
+
+@pytest.fixture
+def given_up_email(user, settings, django_capture_on_commit_callbacks) -> OutgoingEmail:
+    """An email whose worker died on its last attempt, given up by the sweeper: its job is parked."""
+    email = queued_confirmation(user)
+    django_rq.get_queue("high").empty()
+    OutgoingEmail.objects.filter(pk=email.pk).update(
+        attempts=claims.kind_of(OutgoingEmail).max_attempts(), last_error="OSError: x"
+    )
+    settings.WORK_STALE_SECONDS = 0
+    claims.sweep()
+    email.refresh_from_db()
+    assert email.status == OutgoingEmail.Status.FAILED
+    return email
+
+
+@pytest.mark.django_db
+def test_a_stale_copy_of_a_given_up_emails_job_does_not_send_it(given_up_email):
+    queue = django_rq.get_queue("high", commit_mode="auto")
+    job_id = claims.kind_of(OutgoingEmail).job_id(given_up_email.pk)
+    queue.enqueue(claims.kind_of(OutgoingEmail).job, given_up_email.pk, job_id="a-copy")  # under another id
+    queue.connection.rpush(queue.key, job_id)  # its own id, but the job is still parked
+
+    run_high_queue()
+
+    given_up_email.refresh_from_db()
+    assert given_up_email.status == OutgoingEmail.Status.FAILED
+    assert mail.outbox == []
+
+
+@pytest.mark.django_db
+def test_a_given_up_emails_job_requeued_from_the_failed_registry_sends_it(given_up_email):
+    queue = django_rq.get_queue("high")
+    queue.failed_job_registry.requeue(claims.kind_of(OutgoingEmail).job_id(given_up_email.pk))
+
+    run_high_queue()
+
+    given_up_email.refresh_from_db()
+    assert (given_up_email.status, given_up_email.attempts) == (OutgoingEmail.Status.SENT, 1)
+    assert len(mail.outbox) == 1

@@ -4,7 +4,7 @@ A known and an unknown address get the same answer, and the request does the sam
 both: it queues one job with the address, and the worker looks the address up and writes the
 reset email to the outbox (accounts/services.py, password_reset_request). That a known
 address still receives a working link, through the worker and a real SMTP server, is
-tests/test_outbox_backend.py's test.
+emails/tests/test_outbox.py's test.
 """
 
 from __future__ import annotations
