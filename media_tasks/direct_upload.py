@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -18,6 +17,7 @@ from storages.backends.s3 import S3Storage  # type: ignore[import-untyped]  # no
 
 from accounts.models import User
 from media_tasks.models import Image
+from web import conf as web_conf
 from work import claims
 
 logger = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def upload_presign(*, owner: User, storage: S3Storage, filename: str) -> Presign
     presigned = client.generate_presigned_post(
         Bucket=storage.bucket_name,
         Key=key,
-        Conditions=[["content-length-range", 1, settings.MAX_UPLOAD_BYTES]],
+        Conditions=[["content-length-range", 1, web_conf.MAX_UPLOAD_BYTES()]],
         ExpiresIn=PRESIGN_EXPIRES_SECONDS,
     )
     return PresignedPost(url=presigned["url"], fields=dict(presigned["fields"]), key=key)
@@ -109,10 +109,10 @@ def upload_complete(*, owner: User, storage: S3Storage, key: str) -> Image:
             raise DirectUploadRefused("That upload did not reach the bucket; please try again.") from error
         raise
     size = int(head["ContentLength"])
-    if not 0 < size <= settings.MAX_UPLOAD_BYTES:
+    if not 0 < size <= web_conf.MAX_UPLOAD_BYTES():
         # S3's policy refuses such a file; one here came by other means and is of no use to anyone.
         client.delete_object(Bucket=storage.bucket_name, Key=key)
-        raise DirectUploadRefused(f"The file must be between 1 byte and {settings.MAX_UPLOAD_BYTES} bytes.")
+        raise DirectUploadRefused(f"The file must be between 1 byte and {web_conf.MAX_UPLOAD_BYTES()} bytes.")
     try:
         with transaction.atomic():
             image = Image(owner=owner, token=secrets.token_hex(16), original_name=parts[-1][:255])

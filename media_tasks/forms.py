@@ -3,8 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+
+from web import conf as web_conf
 
 
 class UploadForm(forms.Form):
@@ -25,11 +26,11 @@ class UploadForm(forms.Form):
         upload: UploadedFile | None = self.cleaned_data["file"]
         if upload is None:
             return None
-        if upload.size is not None and upload.size > settings.MAX_UPLOAD_BYTES:
+        if upload.size is not None and upload.size > web_conf.MAX_UPLOAD_BYTES():
             raise forms.ValidationError(self._too_large_message())
         # Whether the bytes are an image is image_lifecycle.image_create's decision (it reads them once).
         return upload
 
     @staticmethod
     def _too_large_message() -> str:
-        return f"The file is larger than the {settings.MAX_UPLOAD_BYTES / (1024 * 1024):g} MB limit."
+        return f"The file is larger than the {web_conf.MAX_UPLOAD_BYTES() / (1024 * 1024):g} MB limit."

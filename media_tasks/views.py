@@ -3,7 +3,6 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
@@ -17,6 +16,7 @@ from media_tasks import direct_upload, image_lifecycle
 from media_tasks.forms import UploadForm
 from media_tasks.models import Image, Thumbnail
 from media_tasks.upload_checks import UnreadableImage
+from web import conf as web_conf
 from web.ratelimit import rate_limited
 from web.request_limits import accepts_files
 
@@ -106,7 +106,7 @@ def _render_gallery(request: HttpRequest, form: UploadForm, status: int = 200) -
         "images": images,
         "form": form,
         "upload_refused": status == 403,
-        "max_upload_bytes": settings.MAX_UPLOAD_BYTES,
+        "max_upload_bytes": web_conf.MAX_UPLOAD_BYTES(),
         # The gallery's script sends files straight to the bucket when there is one.
         "direct_upload": direct_upload.direct_upload_storage() is not None,
     }

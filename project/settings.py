@@ -110,8 +110,8 @@ INSTALLED_APPS = [
     "accounts",
     "files",
     "web",
-    # The demo; delete this line with the folder (README: Start your own product).
-    "media_tasks",
+    # The demo: `python3 dev.py remove-demo` deletes it and every line marked as its own.  # demo
+    "media_tasks",  # demo
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -379,9 +379,10 @@ RATE_LIMITS = {
     "signup": (10, 3600),
     "login": (20, 600),
     "password_reset": (10, 3600),
-    "upload": (60, 3600),
+    "upload": (60, 3600),  # demo
     "resend": (3, 3600),
 }
+# --- demo ---
 # Longest edge in pixels of each thumbnail, largest first: they are made in a cascade.
 THUMBNAIL_SIZES = (1600, 800, 400)
 # Originals are deleted once their thumbnails exist, so the database (1 GB on Heroku Postgres
@@ -391,6 +392,7 @@ KEEP_ORIGINAL_UPLOADS = env_bool("KEEP_ORIGINAL_UPLOADS", False)
 # clean-up deletes it: a closed tab must not leave unchecked objects behind for ever, and a slow
 # upload finishing on a phone must not lose its file.
 DIRECT_UPLOAD_GRACE_HOURS = int(os.environ.get("DIRECT_UPLOAD_GRACE_HOURS", "24"))
+# --- end demo ---
 # Our one handler counts file parts (the view's @accepts_files), drops a file as soon as it
 # passes MAX_UPLOAD_BYTES and keeps each accepted file in memory, because Django's memory or
 # temporary-file choice goes by the whole body's length and sent files near the limit to disk.

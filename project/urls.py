@@ -21,8 +21,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("", include("accounts.urls")),
-    # The demo; a product of your own replaces this line (README: Start your own product).
-    path("", include("media_tasks.urls")),
-    # After the apps' own pages, so an app's "" (the demo's gallery) comes first.
+    # The demo (`python3 dev.py remove-demo` deletes these two lines).  # demo
+    path("", include("media_tasks.urls")),  # demo
+    # After the apps' own pages, so an app's own "" page comes first.
     path("", web_views.home, name="home"),
 ]
