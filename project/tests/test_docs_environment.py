@@ -54,7 +54,8 @@ NOT_CONFIGURATION = {
 def code_files() -> Iterator[Path]:
     for app in APPS:
         for path in sorted((ROOT / app).rglob("*.py")):
-            if "migrations" not in path.parts:
+            # An app's tests and benchmarks (<app>/tests/, <app>/bench/) read variables of their own.
+            if not {"migrations", "tests", "bench"} & set(path.relative_to(ROOT).parts):
                 yield path
     for name in SCRIPTS:
         yield ROOT / name

@@ -52,7 +52,7 @@ def test_a_signup_while_redis_hangs_answers_in_seconds_not_after_retries(client,
 # --- A Redis of the test's own, full or frozen, under the Procfile's worker ---------------------
 
 # Long enough for several of the compressed heartbeat, retry and sweep cycles to pass. The
-# acceptance's 60 s is run by the demo's version (tests/demo/test_redis_full_uploads.py), with
+# acceptance's 60 s is run by the demo's version (its tests/system/test_redis_full_uploads.py), with
 # uploads: doubling this one too would add half a minute of CI for no cycle it does not see.
 FULL_SECONDS = 30
 # The issue's own figure: a minute at maxmemory.
