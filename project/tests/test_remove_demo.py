@@ -34,6 +34,12 @@ def checkout(tmp_path: Path) -> Path:
         "<!-- demo -->\n```{toctree}\ndemo\n```\n<!-- /demo -->\nEnd.\n"
     )
     (tmp_path / "app.json").write_text('{\n  "env": {\n    "KEEP_ORIGINAL_UPLOADS": {},\n    "SITE_NAME": {}\n  }\n}\n')
+    (tmp_path / "site.css").write_text(
+        "main { }\n.gallery { } /* demo */\n/* --- demo --- */\n.card { }\n/* --- end demo --- */\n"
+    )
+    (tmp_path / "base.html").write_text(
+        "<main>\n{# --- demo --- #}\n<a href=/gallery>\n{# --- end demo --- #}\n</main>\n"
+    )
     (tmp_path / "CHANGELOG.md").write_text(f"- `{dev.DEMO_APP}/thumbnails.py` was split.\n")
     return tmp_path
 
@@ -48,6 +54,8 @@ def test_it_deletes_the_demos_files_and_marked_lines_and_keeps_everything_else(c
     assert (checkout / "settings.py").read_text() == 'APPS = [\n    "web",\n]\nKEPT = 1\n'
     assert (checkout / "docs" / "index.md").read_text() == "Kept.\nEnd.\n"
     assert (checkout / "app.json").read_text() == '{\n  "env": {\n    "SITE_NAME": {}\n  }\n}\n'
+    assert (checkout / "site.css").read_text() == "main { }\n"
+    assert (checkout / "base.html").read_text() == "<main>\n</main>\n"
     assert "deleted docs/demo.md" in capsys.readouterr().out
 
 
