@@ -217,7 +217,7 @@ def job[Row: WorkItem](
 @functools.cache
 def _conformance_fault() -> Callable[[claims.WorkKind], None] | None:
     """The conformance kit's fault for this process's runs, if its worker was started by the kit."""
-    spec = os.environ.get(CONFORMANCE_ENV)
+    spec = os.environ.get("WORK_CONFORMANCE")  # CONFORMANCE_ENV
     if not spec:
         return None
     import work.conformance  # only a test's worker gets here

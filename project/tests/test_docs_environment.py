@@ -48,6 +48,8 @@ NOT_CONFIGURATION = {
     "HEROKU_SLUG_COMMIT",
     # Set by pyenv's shims for the interpreter they run: dev.py sets it aside to choose another.
     "PYENV_VERSION",
+    # Set only by the conformance kit (work/conformance.py) on the worker processes it starts.
+    "WORK_CONFORMANCE",
 }
 
 

@@ -18,7 +18,6 @@ from devtools.processes import (
 )
 
 __all__ = [
-    "FAULTS",
     "ROOT",
     "SHUTDOWN_GRACE_SECONDS",
     "Process",
@@ -29,17 +28,11 @@ __all__ = [
     "wait_until",
 ]
 
-FAULTS = Path(__file__).resolve().parent / "faults"
-
-
 class Process(ProcessTree):
-    """A worker for the fault tests, optionally slowed down, its output in a temporary file."""
+    """A worker for the fault tests, its output in a temporary file."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], *, slow_seconds: float = 0) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
         env = dict(env)
-        if slow_seconds:
-            env["FAULT_SLOW_SECONDS"] = str(slow_seconds)
-            env["PYTHONPATH"] = os.pathsep.join([str(FAULTS), str(ROOT), env.get("PYTHONPATH", "")])
         # Not deleted: output() reads it by name, and it is still there to read after a failure.
         descriptor, log_name = tempfile.mkstemp(prefix="worker-", suffix=".log")
         os.close(descriptor)
