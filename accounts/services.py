@@ -87,7 +87,7 @@ def user_delete_unconfirmed(*, older_than: timedelta) -> int:
         email_confirmed_at__isnull=True, date_joined__lt=cutoff, is_staff=False, is_superuser=False
     )
     with transaction.atomic():
-        # Apps whose rows go with an account (the demo's images) remove what the database
+        # Apps whose rows go with an account (uploads, say) remove what the database
         # cascade cannot: their stored files.
         users_deleting.send(sender=User, users=stale)
         count = stale.count()

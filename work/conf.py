@@ -12,7 +12,7 @@ from queues.conf import Setting
 WORK_CLAIM_LEASE_SECONDS = Setting("WORK_CLAIM_LEASE_SECONDS", 60)
 # A row still pending this long with no live job (e.g. queued while Redis was down) is re-queued.
 WORK_STALE_SECONDS = Setting("WORK_STALE_SECONDS", 30)
-# After this many attempts a row that names this setting (the demo's images) is marked failed
+# After this many attempts a row whose kind names this setting is marked failed
 # instead of tried again; without one, a kind gets one attempt more than its schedule has waits.
 WORK_MAX_ATTEMPTS = Setting("WORK_MAX_ATTEMPTS", 5)
 # Seconds before each retry, for a kind that names no schedule of its own: storage or database

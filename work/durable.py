@@ -88,7 +88,7 @@ class Retry(Exception):
 class Words:
     """What the log says when a run ends quietly, in the kind's own words.
 
-    Each is a str.format template: {name} is the row ("image 7"); `elsewhere` also gets {status}.
+    Each is a str.format template: {name} is the row ("outgoingemail 7"); `elsewhere` also gets {status}.
     gone: no such row when the job began; elsewhere: the row is done, given up or claimed by
     another run; deleted: the row was deleted during the run; taken_over: the run's claim lapsed
     and another run holds the row now.

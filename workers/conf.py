@@ -18,6 +18,6 @@ WORKER_TTL_SECONDS = Setting("WORKER_TTL_SECONDS", 60)
 # so this only catches a leak, and bounds a worker to about 220 MiB with a 50 MP job running.
 # https://devcenter.heroku.com/articles/dyno-types
 WORKER_MAX_RSS_MB = Setting("WORKER_MAX_RSS_MB", 160)
-# Workers in each worker dyno's pool: one per core is right for thumbnails. Like gunicorn's
+# Workers in each worker dyno's pool: one per core is right for CPU-bound jobs. Like gunicorn's
 # WEB_CONCURRENCY, sized per dyno by a config var, not by editing the Procfile.
 WORKER_CONCURRENCY = Setting("WORKER_CONCURRENCY", 2)

@@ -11,7 +11,8 @@ SIGINT in the listener thread leaves the main thread as the only one to take the
 
 Forking. rq's Worker forks a work horse for every job. That isolates a crash or a leak to one
 job, but costs each job a new process: its memory is faulted in afresh and its database
-connection opened again. For thumbnails that was a fifth of a job's time (docs/performance.md).
+connection opened again: a large share of a short job's time (a fifth, measured with the demo;
+docs/performance.md).
 InProcessWorker runs jobs in the worker process and keeps what isolation matters on a dyno: the
 pool starts a new worker when one dies, a worker whose memory has grown past WORKER_MAX_RSS_MB
 retires after its job, and database connections are checked between jobs as Django does
@@ -369,7 +370,7 @@ class InProcessWorker(RidesOutRedisErrors, StopSignalsInMainThread, SimpleWorker
             raise ShutDownImminentException(f"shut down imminent (after {IMMINENT_SHUTDOWN_DELAY_SECONDS} s)", {})
 
     def _retire_if_grown(self) -> None:
-        # Pillow and the allocator keep memory a big image needed; a fresh process gives it back.
+        # Native libraries and the allocator keep memory a big job needed; a fresh process gives it back.
         rss_mib = resident_mib()
         max_rss_mb = conf.WORKER_MAX_RSS_MB()
         if rss_mib > max_rss_mb and not self._stop_requested:

@@ -4,8 +4,8 @@ It is the Procfile's worker: one parent that starts WORKER_CONCURRENCY workers (
 starts a new one whenever one exits (crashed, or retired for memory), and on SIGTERM stops them
 all. Each is a workers.runtime.InProcessWorker, and runs rq's scheduler, which moves retries
 to their queues when due (rq's pool always does; one worker holds its lock). Two suit a
-standard-1X dyno: thumbnails are CPU-bound, so one worker leaves a second core idle, and two
-50 MP jobs at once fit its 512 MB (docs/performance.md has the figures).
+standard-1X dyno: a CPU-bound job keeps one core busy, so one worker leaves the second idle, and
+two workers with a large job each still fit its 512 MB (docs/performance.md has the figures).
 
 The parent also runs the project's schedule (scheduling/scheduler.py) in a thread: every worker
 dyno competes for its lease and the holder queues the recurring jobs, so the schedule needs no
