@@ -68,6 +68,16 @@ def _outbox_delivers_to_locmem(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(request: pytest.FixtureRequest, settings) -> None:
+    # PBKDF2's million rounds are the point in production and half a second per sign-up or
+    # login here, where rate-limit tests log in twenty times; a test that times the hashing
+    # itself asks for the real one with @pytest.mark.real_password_hashing.
+    # https://docs.djangoproject.com/en/6.0/topics/testing/overview/#password-hashing
+    if request.node.get_closest_marker("real_password_hashing") is None:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _media_in_tmp(tmp_path: Path, settings) -> Path:
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
@@ -369,3 +379,9 @@ def database_url(settings_dict: dict) -> str:
     host = settings_dict["HOST"] or "localhost"
     port = f":{settings_dict['PORT']}" if settings_dict["PORT"] else ""
     return f"postgres://{auth}@{host}{port}/{settings_dict['NAME']}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The longest tests first, so that in a parallel run they start at once and the short ones
+    # fill the gaps beside them, instead of one starting last and running alone for minutes.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -2,9 +2,11 @@
 """Local development in two commands, needing only Python 3.12+ and git.
 
 usage: python3 dev.py run             the Procfile's processes: release once, then web and worker
-       python3 dev.py test [ARGS]     the test suite, on several processes; ARGS go to pytest
-                                      (after `--`, even -h): `-n 0` runs on one, as for a file
+       python3 dev.py test [ARGS]     the tests, on several processes, but the soak tests (a minute
+                                      each on purpose); ARGS go to pytest (after `--`, even -h):
+                                      one file: python3 dev.py test work/tests/test_claims.py -n 0
        python3 dev.py test --quick    the quick tier: every module, no test that starts processes
+       python3 dev.py test --all      every test, the soak tests too: what CI runs
        python3 dev.py docs            the docs (docs/), built strictly, at http://127.0.0.1:$DOCS_PORT/ (8001)
        python3 dev.py docs --build    the same build into docs/_build/, not served
        python3 dev.py help            this text, and the Python that run and test would use
@@ -312,16 +314,24 @@ def docs(args: list[str]) -> int:
 
 
 def pytest_arguments(args: list[str], cpus: int) -> list[str]:
-    """dev.py test's own arguments for pytest: --quick as its marker, and processes unless told.
+    """dev.py test's own arguments for pytest: the tier as a marker, and processes unless told.
 
     Most slow tests wait on workers and servers rather than compute, so two processes a core
-    keep a laptop busy; more than 8 would only start more servers at once.
+    keep a laptop busy; more than 8 would only start more servers at once. `--dist load` hands
+    out the tests in collection order, which conftest.py makes the slow ones first.
     """
-    quick = ["-m", "not slow"] if "--quick" in args else []
-    args = [arg for arg in args if arg != "--quick"]
+    # Tests named by path run whatever their tier: naming a soak test asks for it.
+    named = any((ROOT / arg.split("::")[0]).exists() for arg in args if not arg.startswith("-"))
+    if "--quick" in args:
+        tier = ["-m", "not slow"]
+    elif "--all" in args or "-m" in args or named:
+        tier = []
+    else:
+        tier = ["-m", "not soak"]
+    args = [arg for arg in args if arg not in ("--quick", "--all")]
     told = any(arg.startswith(("-n", "--numprocesses", "--dist")) or arg.endswith("no:xdist") for arg in args)
-    parallel = [] if told else ["-n", str(min(8, max(2, 2 * cpus))), "--dist", "worksteal"]
-    return [*parallel, *quick, *args]
+    parallel = [] if told else ["-n", str(min(8, max(2, 2 * cpus))), "--dist", "load"]
+    return [*parallel, *tier, *args]
 
 
 # --- Which Python ---------------------------------------------------------------------------

@@ -72,6 +72,7 @@ def test_known_and_unknown_addresses_get_the_same_answer(known):
     assert b"sessionid" not in known_answer  # nobody is logged in by signing up
 
 
+@pytest.mark.real_password_hashing
 def test_known_and_unknown_addresses_take_about_as_long(known, capsys):
     unknown, known_ = [], []
     for n in range(TRIES):  # interleaved, so a slow moment of the machine hits both

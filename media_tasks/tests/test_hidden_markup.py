@@ -34,6 +34,7 @@ def accepted(data: bytes) -> bool:
     return not hidden_markup.has_hidden_markup(data) and upload_checks.inspect_image(io.BytesIO(data)).width > 0
 
 
+@pytest.mark.soak
 @pytest.mark.slow
 def test_five_thousand_genuine_photos_are_not_taken_for_hidden_markup():
     counts: Counter[str] = Counter()

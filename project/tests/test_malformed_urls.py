@@ -54,7 +54,8 @@ def test_a_nul_byte_in_a_path_is_not_found(visitor):
         assert visitor.get(url).status_code == 404, url
 
 
-def test_no_malformed_query_parameter_gets_a_server_error(visitor):
+@pytest.mark.parametrize("kind", ["nul", "huge", "unicode", "long"])
+def test_no_malformed_query_parameter_gets_a_server_error(visitor, kind):
     failures = []
     for template, count in url_patterns():
         # /healthz answers 503 on purpose here: no worker is running.
@@ -62,8 +63,7 @@ def test_no_malformed_query_parameter_gets_a_server_error(visitor):
             continue
         # One parameter at a time: a page that refuses one bad parameter early would hide the rest.
         for name in QUERY_NAMES:
-            for kind in ("nul", "huge", "unicode", "long"):
-                response = visitor.get(template, {name: MALFORMED[kind]})
-                if response.status_code >= 500:
-                    failures.append(f"GET {template}?{name}={kind}: {response.status_code}")
+            response = visitor.get(template, {name: MALFORMED[kind]})
+            if response.status_code >= 500:
+                failures.append(f"GET {template}?{name}={kind}: {response.status_code}")
     assert failures == []

@@ -28,6 +28,7 @@ __all__ = [
     "wait_until",
 ]
 
+
 class Process(ProcessTree):
     """A worker for the fault tests, its output in a temporary file."""
 

@@ -672,13 +672,26 @@ def test_ctrl_c_during_a_job_stops_every_process_and_hands_the_job_back(tmp_path
 @pytest.mark.parametrize(
     ("args", "cpus", "expected"),
     [
-        ([], 2, ["-n", "4", "--dist", "worksteal"]),
-        ([], 16, ["-n", "8", "--dist", "worksteal"]),
-        (["--quick"], 1, ["-n", "2", "--dist", "worksteal", "-m", "not slow"]),
+        ([], 2, ["-n", "4", "--dist", "load", "-m", "not soak"]),
+        ([], 16, ["-n", "8", "--dist", "load", "-m", "not soak"]),
+        (["--quick"], 1, ["-n", "2", "--dist", "load", "-m", "not slow"]),
+        (["--all"], 2, ["-n", "4", "--dist", "load"]),
+        (["-m", "slow"], 2, ["-n", "4", "--dist", "load", "-m", "slow"]),
         (["accounts/tests/test_views.py", "-n", "0"], 2, ["accounts/tests/test_views.py", "-n", "0"]),
-        (["-n4"], 2, ["-n4"]),
-        (["-p", "no:xdist", "-x"], 2, ["-p", "no:xdist", "-x"]),
+        (
+            ["tests/system/test_soak.py::test_soak_every_chore_and_email_finishes_once_while_worker_dynos_are_killed"],
+            2,
+            [
+                "-n",
+                "4",
+                "--dist",
+                "load",
+                "tests/system/test_soak.py::test_soak_every_chore_and_email_finishes_once_while_worker_dynos_are_killed",
+            ],
+        ),
+        (["-n4"], 2, ["-m", "not soak", "-n4"]),
+        (["-p", "no:xdist", "-x"], 2, ["-m", "not soak", "-p", "no:xdist", "-x"]),
     ],
 )
-def test_dev_py_test_runs_on_several_processes_unless_told_and_quick_is_the_marker(args, cpus, expected):
+def test_dev_py_test_runs_on_several_processes_unless_told_and_its_tier_is_a_marker(args, cpus, expected):
     assert dev.pytest_arguments(args, cpus) == expected

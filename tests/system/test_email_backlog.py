@@ -62,6 +62,7 @@ def rows(emails: list[OutgoingEmail]) -> list[OutgoingEmail]:
     return list(OutgoingEmail.objects.filter(pk__in=[email.pk for email in emails]).order_by("pk"))
 
 
+@pytest.mark.soak
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_backlog_of_an_smtp_outage_is_delivered_once_within_a_minute_of_the_server_answering(

@@ -36,6 +36,7 @@ def rows(emails: list[OutgoingEmail]) -> list[OutgoingEmail]:
     return list(OutgoingEmail.objects.filter(pk__in=[email.pk for email in emails]).order_by("pk"))
 
 
+@pytest.mark.soak
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_emails_sent_during_an_smtp_outage_are_delivered_once_when_it_returns(

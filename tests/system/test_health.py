@@ -54,6 +54,7 @@ def heartbeats(own_redis: ThrowawayRedis) -> dict[str, str]:
     }
 
 
+@pytest.mark.soak
 @pytest.mark.slow
 def test_idle_workers_stay_healthy_for_ten_minutes_of_production_heartbeats(client, own_redis, backend_env):
     # No sweep during the test (an interval entry fires once when it has no record): truly idle.

@@ -76,6 +76,7 @@ def unfinished() -> int:
     return chores_left + emails_left
 
 
+@pytest.mark.soak
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_full_redis_stops_no_process_and_every_row_is_done_within_two_sweeps_of_freeing_it(
@@ -123,6 +124,7 @@ def test_a_full_redis_stops_no_process_and_every_row_is_done_within_two_sweeps_o
 SWEEP_QUEUED = re.compile(r"schedule: queued schedule-sweep_stuck_work-(\d+) ")
 
 
+@pytest.mark.soak
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_redis_at_its_maxmemory_is_503_whenever_an_enqueue_is_refused_and_loses_no_sweep(
@@ -168,6 +170,7 @@ def test_a_redis_at_its_maxmemory_is_503_whenever_an_enqueue_is_refused_and_lose
         assert_no_process_exited(worker)
 
 
+@pytest.mark.soak
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_frozen_redis_holds_no_signup_over_two_seconds_and_all_is_done_after_it_thaws(

@@ -141,6 +141,7 @@ def assert_each_slot_queued_and_run_exactly_once(
     assert all(slot > expected[-1] for slot in ran_slots - set(expected)), sorted(ran_slots - set(expected))
 
 
+@pytest.mark.soak
 def test_three_worker_dynos_under_kills_and_pauses_queue_every_slot_exactly_once(dyno_env, own_redis):
     formation = Formation(dyno_env, own_redis)
     for _ in range(3):
@@ -287,6 +288,7 @@ def test_with_only_web_and_one_worker_from_the_procfile_the_cleanup_and_the_swee
         assert "schedule: queued schedule-sweep_stuck_work-" in output
 
 
+@pytest.mark.soak
 def test_a_redis_frozen_across_the_lease_expiry_leaves_no_lease_held_by_nobody(dyno_env, own_redis):
     # Each scheduler's calls time out while Redis is stopped, and a lease request sent before its
     # timeout still goes through when Redis wakes: the key then names a dyno that never saw the

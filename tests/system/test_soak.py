@@ -75,6 +75,7 @@ class Chaos:
             worker.stop()
 
 
+@pytest.mark.soak
 def test_soak_every_chore_and_email_finishes_once_while_worker_dynos_are_killed(
     worker_env, smtp_server, settings, capsys
 ):

@@ -36,6 +36,7 @@ def timed_upload(client, n: int) -> float:
     return elapsed
 
 
+@pytest.mark.soak
 def test_uploads_while_redis_is_frozen_take_under_two_seconds_and_all_are_made_after_it_thaws(
     signed_in_client,
     own_redis,

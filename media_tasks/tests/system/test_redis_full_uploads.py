@@ -54,6 +54,7 @@ def left_for_the_sweeper(own_redis) -> int:
     return len(keys) - (own_redis.client.exists(*keys) if keys else 0)
 
 
+@pytest.mark.soak
 def test_a_minute_of_uploads_into_a_full_redis_stops_no_process_and_all_is_done_within_two_sweeps(
     signed_in_client,
     own_redis,

@@ -77,6 +77,7 @@ class Chaos:
             worker.stop()
 
 
+@pytest.mark.soak
 def test_soak_every_image_gets_one_set_of_thumbnails_while_workers_are_killed(
     worker_env, smtp_server, settings, django_user_model, capsys
 ):
