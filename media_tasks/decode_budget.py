@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 SIXTEEN_BIT_GRAY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
-# The largest thumbnail (settings.THUMBNAIL_SIZES); JPEG's reduced-scale decoding depends on it.
+# The largest thumbnail (conf.THUMBNAIL_SIZES); JPEG's reduced-scale decoding depends on it.
 LARGEST_THUMBNAIL = 1600
 
 MIB = 1024 * 1024

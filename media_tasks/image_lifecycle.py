@@ -9,14 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
 
 from accounts.models import User
-from media_tasks import rendering, upload_checks
+from media_tasks import conf, rendering, upload_checks
 from media_tasks.direct_upload import DIRECT_UPLOAD_PREFIX
 from media_tasks.models import Image, Thumbnail
 from work import claims, durable
@@ -26,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 def image_create(*, owner: User, file: UploadedFile) -> Image:
     """Store an upload and queue its thumbnails; UnreadableImage (nothing stored) if it is no image we take."""
-    info = upload_checks.inspect_image(file, largest=max(settings.THUMBNAIL_SIZES))
+    info = upload_checks.inspect_image(file, largest=max(conf.THUMBNAIL_SIZES()))
     with _stored_files_removed_on_error() as written, transaction.atomic():
         image = Image(
             owner=owner,
@@ -56,9 +55,9 @@ def image_make_thumbnails(*, image: Image, run: durable.Run) -> None:
         if direct:
             # No request ever saw these bytes: the worker makes the request's checks, with the same
             # words, before a single pixel is decoded.
-            info = upload_checks.inspect_image(source, largest=max(settings.THUMBNAIL_SIZES))
+            info = upload_checks.inspect_image(source, largest=max(conf.THUMBNAIL_SIZES()))
             run.finish(width=info.width, height=info.height)
-        rendered = rendering.render_thumbnails(source, settings.THUMBNAIL_SIZES)
+        rendered = rendering.render_thumbnails(source, conf.THUMBNAIL_SIZES())
     except upload_checks.UnreadableImage as error:
         if direct:
             # Nothing of an object that failed the checks is kept, so nothing of it can be served.
@@ -73,7 +72,7 @@ def image_make_thumbnails(*, image: Image, run: durable.Run) -> None:
         return
 
     kept_original = image.original.name
-    if not settings.KEEP_ORIGINAL_UPLOADS:
+    if not conf.KEEP_ORIGINAL_UPLOADS():
         run.delete_files_after_commit([str(image.original.name)])
         kept_original = ""
     # The row is locked and the claim checked: a run whose image was deleted meanwhile, or taken

@@ -5,9 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.conf import settings
-
-from media_tasks import direct_upload, image_lifecycle
+from media_tasks import conf, direct_upload, image_lifecycle
 from media_tasks.models import Image
 from queues.joblog import logged
 from work import durable
@@ -35,5 +33,5 @@ def delete_orphan_uploads() -> int:
     storage = direct_upload.direct_upload_storage()
     if storage is None:
         return 0  # no bucket, no direct uploads
-    older_than = timedelta(hours=settings.DIRECT_UPLOAD_GRACE_HOURS)
+    older_than = timedelta(hours=conf.DIRECT_UPLOAD_GRACE_HOURS())
     return len(direct_upload.upload_delete_orphans(storage=storage, older_than=older_than))

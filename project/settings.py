@@ -41,6 +41,11 @@ def env_float(name: str) -> float | None:
     return float(value) if value else None
 
 
+def env_flag(name: str) -> bool | None:
+    value = os.environ.get(name)
+    return value.strip().lower() in {"1", "true", "yes", "on"} if value else None
+
+
 def env_ints(name: str) -> tuple[int, ...] | None:
     value = os.environ.get(name)
     return tuple(int(item) for item in value.split(",")) if value else None
@@ -383,15 +388,9 @@ RATE_LIMITS = {
     "resend": (3, 3600),
 }
 # --- demo ---
-# Longest edge in pixels of each thumbnail, largest first: they are made in a cascade.
-THUMBNAIL_SIZES = (1600, 800, 400)
-# Originals are deleted once their thumbnails exist, so the database (1 GB on Heroku Postgres
-# essential-0) holds only thumbnails; set to keep them, e.g. to re-make thumbnails later.
-KEEP_ORIGINAL_UPLOADS = env_bool("KEEP_ORIGINAL_UPLOADS", False)
-# Hours a file the browser put straight in the bucket may wait to be recorded before the hourly
-# clean-up deletes it: a closed tab must not leave unchecked objects behind for ever, and a slow
-# upload finishing on a phone must not lose its file.
-DIRECT_UPLOAD_GRACE_HOURS = int(os.environ.get("DIRECT_UPLOAD_GRACE_HOURS", "24"))
+# The demo's settings, from config vars when set (defaults and reasons: media_tasks/conf.py).
+KEEP_ORIGINAL_UPLOADS = env_flag("KEEP_ORIGINAL_UPLOADS")
+DIRECT_UPLOAD_GRACE_HOURS = env_int("DIRECT_UPLOAD_GRACE_HOURS")
 # --- end demo ---
 # Our one handler counts file parts (the view's @accepts_files), drops a file as soon as it
 # passes MAX_UPLOAD_BYTES and keeps each accepted file in memory, because Django's memory or

@@ -53,6 +53,8 @@ class Setting[T]:
             value = self.environment()
         if value is None:
             return self.default
+        if isinstance(self.default, bool) and isinstance(value, str):  # a config var: "1", "true", "yes", "on"
+            return cast(T, value.strip().lower() in {"1", "true", "yes", "on"})
         # A number or string as the default's type (a config var is text, a test may give 5 for 5.0).
         return cast(T, cast(Any, type(self.default))(value) if scalar else value)
 

@@ -5,7 +5,7 @@
 A 20-image gallery of mixed sources, cut from one photo-like picture (media_tasks/bench/images.py): 14
 JPEGs from 1200x900 to 24 MP (one portrait), 2 cut-out PNGs with transparency (12 MP, as in the
 issue, and 2 MP), 3 flat graphics with transparency (logos, diagrams) and an animated GIF (the
-thumbnail is its first frame). Each image's thumbnail set (settings.THUMBNAIL_SIZES) is made in
+thumbnail is its first frame). Each image's thumbnail set (media_tasks.conf.THUMBNAIL_SIZES) is made in
 three formats:
 
 - today: JPEG quality 85 (optimised, progressive), PNG at zlib level 6 where there is alpha,

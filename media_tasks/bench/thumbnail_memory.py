@@ -191,14 +191,13 @@ def check_processes(run: WorkerRun, horse: bool) -> list[str]:
 
 def verify_thumbnails(image_id: int, run: WorkerRun, horse: bool) -> None:
     """Fail unless the job really made every thumbnail: otherwise the memory figure is of nothing."""
-    from django.conf import settings
-
     from files.models import StoredFile
+    from media_tasks import conf
     from media_tasks.models import Image as ImageRow
 
     image = ImageRow.objects.get(pk=image_id)
     thumbnails = list(image.thumbnails.all())
-    expected = sorted(settings.THUMBNAIL_SIZES)
+    expected = sorted(conf.THUMBNAIL_SIZES())
     problems = check_processes(run, horse)
     if image.status != ImageRow.Status.READY:
         problems.append(f"status is {image.status!r} ({image.failure_reason or 'no reason given'})")

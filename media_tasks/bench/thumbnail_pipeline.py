@@ -2,7 +2,7 @@
 
     .venv/bin/python -m media_tasks.bench.thumbnail_pipeline
 
-For each test image (media_tasks/bench/images.py) three pipelines make the sizes in settings.THUMBNAIL_SIZES
+For each test image (media_tasks/bench/images.py) three pipelines make the sizes in media_tasks.conf.THUMBNAIL_SIZES
 from the same bytes in memory, in turn, round after round:
 
 - ours: `media_tasks.rendering.render_thumbnails`, what the worker runs;
@@ -70,9 +70,9 @@ def configure_django_settings() -> tuple[int, ...]:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     os.environ["DJANGO_ENV_FILE"] = os.devnull
     os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
-    from django.conf import settings
+    from media_tasks import conf
 
-    return tuple(settings.THUMBNAIL_SIZES)
+    return tuple(conf.THUMBNAIL_SIZES())
 
 
 def ours(data: bytes, sizes: tuple[int, ...]) -> list[Output]:

@@ -23,7 +23,10 @@ from django.conf import global_settings
 from queues.conf import DECLARED, Setting
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-CORE_APPS = ("queues", "scheduling", "work", "emails", "workers", "web", "accounts", "files")
+CORE_APPS = (
+    *("queues", "scheduling", "work", "emails", "workers", "web", "accounts", "files"),
+    "media_tasks",  # demo
+)
 
 # Settings the apps read that are not theirs to default: Django's own are in global_settings;
 # these are django-rq's (RQ_*), judoscale's, and the project's, which settings.py sets itself
@@ -214,4 +217,9 @@ def test_a_number_or_string_setting_falls_back_to_its_environment_variable(name,
     setting: Setting[Any] = DECLARED[name]
     delattr(settings, name)
     monkeypatch.setenv(name, "7")
-    assert setting() == type(setting.default)("7")
+    if isinstance(setting.default, bool):  # a flag: "1", "true", "yes" or "on" is on
+        assert setting() is False
+        monkeypatch.setenv(name, "yes")
+        assert setting() is True
+    else:
+        assert setting() == type(setting.default)("7")

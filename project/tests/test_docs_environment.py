@@ -34,6 +34,7 @@ ENV_READERS = {
     "env_int": "project/settings.py",
     "env_float": "project/settings.py",
     "env_ints": "project/settings.py",
+    "env_flag": "project/settings.py",
     "environment": "queues/conf.py",  # Setting's fallback: the variable of the setting's name
 }
 
