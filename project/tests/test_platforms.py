@@ -314,7 +314,7 @@ def test_ci_for_forks_runs_the_readme_test_command_against_postgres_and_redis_se
     assert job["env"]["DATABASE_URL"].startswith("postgres://") and "@postgres:" in job["env"]["DATABASE_URL"]
     assert job["env"]["REDIS_URL"].startswith("redis://redis:")
     runs = [step.get("run", "") for step in job["steps"]]
-    assert any(run.strip() == "python3 dev.py test" for run in runs)
+    assert any(run.strip() == "python3 dev.py test --all" for run in runs)
     assert any("makemigrations --check" in run for run in runs)
     assert any("check --deploy" in run for run in runs)
     assert any("ruff check" in run for run in runs)
@@ -332,7 +332,7 @@ def test_ci_python_is_the_python_version_file():
     assert tiers == {version: "every test", "3.12": "quick"}
     assert job["strategy"]["fail-fast"] is False  # one Python's failure does not cancel the other's run
     steps = {step.get("run", "").strip(): step.get("if") for step in job["steps"] if "run" in step}
-    assert steps["python3 dev.py test"] == "matrix.tier == 'every test'"
+    assert steps["python3 dev.py test --all"] == "matrix.tier == 'every test'"
     assert steps["python3 dev.py test --quick"] == "matrix.tier == 'quick'"
     [check_deploy] = [condition for run, condition in steps.items() if "check --deploy" in run]
     assert check_deploy is None  # both Pythons
@@ -343,7 +343,8 @@ def test_ci_python_is_the_python_version_file():
 def test_ci_run_runs_every_test_on_the_runtime_python_and_the_quick_tier_on_3_12():
     script = (ROOT / ".ci" / "run").read_text()
     assert 'PYTHON="$PYTHON_312" DEV_VENV=.venv-3.12' in script
-    assert re.search(r'DEV_VENV=\.venv-3\.12 \\\n\s+"\$PYTHON" dev\.py test -m "not slow" -n 4', script)
+    assert re.search(r'DEV_VENV=\.venv-3\.12 \\\n\s+"\$PYTHON" dev\.py test --quick', script)
+    assert '"$PYTHON" dev.py test --all' in script
     assert "check_deploy .venv-3.12/bin/python" in script
     assert 'check_deploy "$VENV_PY"' in script
     assert "django-upgrade --target-version 6.1 --check" in script
