@@ -72,6 +72,8 @@ def test_known_and_unknown_addresses_get_the_same_answer(known):
     assert b"sessionid" not in known_answer  # nobody is logged in by signing up
 
 
+# Slow: ten sign-ups with the real hasher, half a second each.
+@pytest.mark.slow
 @pytest.mark.real_password_hashing
 def test_known_and_unknown_addresses_take_about_as_long(known, capsys):
     unknown, known_ = [], []
