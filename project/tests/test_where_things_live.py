@@ -7,6 +7,7 @@ table names exists: a folder added, moved or deleted without its line fails here
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import subprocess
 
@@ -23,8 +24,16 @@ def table_rows() -> dict[str, str]:
 
 
 def tracked_folders() -> set[str]:
+    if not (ROOT / ".git").exists():  # a copy of the checkout's files, as .ci/without-demo makes
+        return {path.name for path in ROOT.iterdir() if path.is_dir() and not ignored(path.name)}
     listing = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True)
     return {path.split("/", 1)[0] for path in listing.stdout.splitlines() if "/" in path}
+
+
+def ignored(name: str) -> bool:
+    """Whether .gitignore leaves out a top-level folder of this name (or it is a tool's cache)."""
+    patterns = [line.strip().strip("/") for line in (ROOT / ".gitignore").read_text().splitlines()]
+    return name.endswith("_cache") or any(fnmatch.fnmatch(name, pattern) for pattern in patterns if pattern)
 
 
 def packages_in(folder: str) -> set[str]:
