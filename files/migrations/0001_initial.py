@@ -31,7 +31,7 @@ class Migration(migrations.Migration):
                 ('created_at', models.DateTimeField(auto_now_add=True)),
             ],
         ),
-        # On PostgreSQL, keep the bytes out of line and uncompressed: images are compressed
+        # On PostgreSQL, keep the bytes out of line and uncompressed: uploads (pictures, archives) are compressed
         # already, and the default (EXTENDED) makes PostgreSQL try pglz on every upload first.
         # https://www.postgresql.org/docs/current/storage-toast.html
         migrations.RunPython(set_storage("EXTERNAL"), set_storage("EXTENDED")),

@@ -18,13 +18,13 @@ def test_default_storage_is_the_database():
 
 
 def test_saved_file_reads_back_byte_for_byte():
-    name = default_storage.save("thumbnails/1/abc-400.jpg", ContentFile(b"\xff\xd8 bytes"))
+    name = default_storage.save("reports/1/abc-400.jpg", ContentFile(b"\xff\xd8 bytes"))
 
     assert default_storage.exists(name)
     assert default_storage.size(name) == 8
     with default_storage.open(name) as f:
         assert f.read() == b"\xff\xd8 bytes"
-    assert default_storage.url(name) == "/media/thumbnails/1/abc-400.jpg"
+    assert default_storage.url(name) == "/media/reports/1/abc-400.jpg"
 
 
 def test_saving_an_existing_name_keeps_both_files():

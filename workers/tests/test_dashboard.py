@@ -64,7 +64,7 @@ def test_failed_job_can_be_inspected_and_requeued_from_the_dashboard(
 def jobs_in_every_state() -> None:
     """A finished and a failed job (run by a worker in this process), one still queued, and a live worker."""
     queue = django_rq.get_queue("default", commit_mode="auto")
-    queue.enqueue("tests.workapp.jobs.do_chore", 0)  # no such image: finishes quietly
+    queue.enqueue("tests.workapp.jobs.do_chore", 0)  # no such chore: finishes quietly
     queue.enqueue("tests.workapp.jobs.do_chore", "not-an-id")  # fails
     worker = django_rq.get_worker("default", worker_class="rq.SimpleWorker", serializer=SERIALIZER)
     worker.work(burst=True)
