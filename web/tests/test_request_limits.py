@@ -1,7 +1,7 @@
 """A view refuses a body larger than it takes, and a file part it does not take, before reading it.
 
 Through Django's test client; the server's bounds (body size, file parts, time to arrive) are
-tests/system/test_request_limits.py's.
+tests/system/test_gunicorn_worker.py's.
 """
 
 from __future__ import annotations
