@@ -39,7 +39,7 @@ def create_pending_images(image: TestImage, content: bytes, count: int, label: s
 
 
 def enqueue_thumbnails(ids: list[int]) -> list[str]:
-    """Queue each image's job as an upload does (work.claims), after its row is committed."""
+    """Queue each image's job as an upload does (work/claims.py), after its row is committed."""
     from django.db import connection
 
     from media_tasks.models import Image

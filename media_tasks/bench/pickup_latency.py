@@ -12,7 +12,7 @@ pause so the workers are idle again each time:
 - no-op: a transaction commits, its on_commit callback reads the clock and enqueues
   `bench.jobs.started_at`, which returns the clock when its code begins. Both readings are
   CLOCK_MONOTONIC, which every process on the machine shares.
-- thumbnail: the real path: a pending image row, its job queued by work.claims.enqueue
+- thumbnail: the real path: a pending image row, its job queued by work/claims.py (enqueue)
   from on_commit (as services.image_create does), until rq's `started_at`. rq 3 stores the
   time set just before it calls the job's function, so for a forking worker it is taken in the
   work horse and includes the fork, as the no-op's reading does. Wall clock (time.time()

@@ -13,7 +13,7 @@ Setups (bench/common.py's worker_setups), each started exactly as its command li
 - heroku and simple: one rq HerokuWorker (with the scheduler) and one rq SimpleWorker.
 
 Thumbnail jobs, for procfile, stock and heroku-pool-2: THUMBNAIL_JOBS images of the 12 MP photo
-(media_tasks/bench/images.py) are stored and their jobs queued through work.claims (the path an upload
+(media_tasks/bench/images.py) are stored and their jobs queued through work/claims.py (the path an upload
 takes), and only then is the dyno started. Jobs per second is the number of jobs over the time
 from the first job's start to the last one's end (rq's own timestamps), so a worker's start-up
 is not counted. The setups run in rotating order, ROUNDS times each, on the same machine and the

@@ -7,7 +7,7 @@ as `manage.py rqworker default --burst --worker-class <that class>`: one worker,
 of the Procfile's pool is. The pool's parent process is not part of this figure; the dyno as a
 whole is sampled by media_tasks/bench/throughput.py. Everything else is the real path, in a throwaway
 environment (bench/common.py): the original stored by the default storage (DatabaseStorage,
-i.e. in the database), the job queued by work.claims as an upload's is.
+i.e. in the database), the job queued by work/claims.py as an upload's is.
 
 The worker runs under bench/child_rusage.py, a wrapper whose only child it is, and is measured
 two ways:
