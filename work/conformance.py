@@ -33,7 +33,7 @@ import json
 import os
 import shutil
 import signal
-import subprocess
+import subprocess  # for TimeoutExpired only: devtools.processes starts the workers  # nosec B404
 import tempfile
 import time
 from collections.abc import Callable, Iterable
