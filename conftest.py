@@ -71,10 +71,11 @@ def _outbox_delivers_to_locmem(settings) -> None:
 def _fast_password_hashing(request: pytest.FixtureRequest, settings) -> None:
     # PBKDF2's million rounds are the point in production and half a second per sign-up or
     # login here, where rate-limit tests log in twenty times; a test that times the hashing
-    # itself asks for the real one with @pytest.mark.real_password_hashing.
+    # itself asks for the real one with @pytest.mark.real_password_hashing. One round of the
+    # same hasher, not MD5: a web process a test starts must check the passwords it made.
     # https://docs.djangoproject.com/en/6.0/topics/testing/overview/#password-hashing
     if request.node.get_closest_marker("real_password_hashing") is None:
-        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+        settings.PASSWORD_HASHERS = ["tests.support.hashers.OneRoundPBKDF2PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
