@@ -318,7 +318,9 @@ def pytest_arguments(args: list[str], cpus: int) -> list[str]:
 
     Most slow tests wait on workers and servers rather than compute, so two processes a core
     keep a laptop busy; more than 8 would only start more servers at once. `--dist load` hands
-    out the tests in collection order, which conftest.py makes the slow ones first.
+    out the tests in collection order, which conftest.py makes the slow ones first, and
+    `--maxschedchunk 1` one or two at a time: in its default chunks the first process got every
+    long test and ran them one after another while the others had finished.
     """
     # Tests named by path run whatever their tier: naming a soak test asks for it.
     named = any((ROOT / arg.split("::")[0]).exists() for arg in args if not arg.startswith("-"))
@@ -330,7 +332,7 @@ def pytest_arguments(args: list[str], cpus: int) -> list[str]:
         tier = ["-m", "not soak"]
     args = [arg for arg in args if arg not in ("--quick", "--all")]
     told = any(arg.startswith(("-n", "--numprocesses", "--dist")) or arg.endswith("no:xdist") for arg in args)
-    parallel = [] if told else ["-n", str(min(8, max(2, 2 * cpus))), "--dist", "load"]
+    parallel = [] if told else ["-n", str(min(8, max(2, 2 * cpus))), "--dist", "load", "--maxschedchunk", "1"]
     return [*parallel, *tier, *args]
 
 

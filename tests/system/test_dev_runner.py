@@ -672,11 +672,11 @@ def test_ctrl_c_during_a_job_stops_every_process_and_hands_the_job_back(tmp_path
 @pytest.mark.parametrize(
     ("args", "cpus", "expected"),
     [
-        ([], 2, ["-n", "4", "--dist", "load", "-m", "not soak"]),
-        ([], 16, ["-n", "8", "--dist", "load", "-m", "not soak"]),
-        (["--quick"], 1, ["-n", "2", "--dist", "load", "-m", "not slow"]),
-        (["--all"], 2, ["-n", "4", "--dist", "load"]),
-        (["-m", "slow"], 2, ["-n", "4", "--dist", "load", "-m", "slow"]),
+        ([], 2, ["-n", "4", "--dist", "load", "--maxschedchunk", "1", "-m", "not soak"]),
+        ([], 16, ["-n", "8", "--dist", "load", "--maxschedchunk", "1", "-m", "not soak"]),
+        (["--quick"], 1, ["-n", "2", "--dist", "load", "--maxschedchunk", "1", "-m", "not slow"]),
+        (["--all"], 2, ["-n", "4", "--dist", "load", "--maxschedchunk", "1"]),
+        (["-m", "slow"], 2, ["-n", "4", "--dist", "load", "--maxschedchunk", "1", "-m", "slow"]),
         (["accounts/tests/test_views.py", "-n", "0"], 2, ["accounts/tests/test_views.py", "-n", "0"]),
         (
             ["tests/system/test_soak.py::test_soak_every_chore_and_email_finishes_once_while_worker_dynos_are_killed"],
@@ -686,6 +686,8 @@ def test_ctrl_c_during_a_job_stops_every_process_and_hands_the_job_back(tmp_path
                 "4",
                 "--dist",
                 "load",
+                "--maxschedchunk",
+                "1",
                 "tests/system/test_soak.py::test_soak_every_chore_and_email_finishes_once_while_worker_dynos_are_killed",
             ],
         ),
