@@ -675,6 +675,7 @@ def test_ctrl_c_during_a_job_stops_every_process_and_hands_the_job_back(tmp_path
         ([], 2, ["-n", "4", "--dist", "load", "--maxschedchunk", "1", "-m", "not soak"]),
         ([], 16, ["-n", "8", "--dist", "load", "--maxschedchunk", "1", "-m", "not soak"]),
         (["--quick"], 1, ["-n", "2", "--dist", "load", "--maxschedchunk", "1", "-m", "not slow"]),
+        (["--quick"], 4, ["-n", "4", "--dist", "load", "--maxschedchunk", "1", "-m", "not slow"]),
         (["--all"], 2, ["-n", "4", "--dist", "load", "--maxschedchunk", "1"]),
         (["-m", "slow"], 2, ["-n", "4", "--dist", "load", "--maxschedchunk", "1", "-m", "slow"]),
         (["accounts/tests/test_views.py", "-n", "0"], 2, ["accounts/tests/test_views.py", "-n", "0"]),
