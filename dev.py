@@ -184,7 +184,7 @@ def remove_demo(args: list[str], root: Path = ROOT) -> int:
         else:
             continue
         removed.append(name)
-    files = checkout_files(root)
+    files = _files_but_dev_py(root)
     edited = []
     for path in files:
         text = _read_text(path)
@@ -213,7 +213,7 @@ def remove_demo(args: list[str], root: Path = ROOT) -> int:
         print("remove-demo: nothing to remove (the demo is already gone)")
     left = [
         f"{path.relative_to(root)}:{number}: {line.strip()}"
-        for path in checkout_files(root)
+        for path in _files_but_dev_py(root)
         if not path.relative_to(root).as_posix().startswith(DEMO_HISTORY)
         for number, line in enumerate((_read_text(path) or "").splitlines(), start=1)
         if DEMO_APP in line.lower()
@@ -261,7 +261,6 @@ def without_demo_lines(text: str) -> str:
 
 def checkout_files(root: Path = ROOT) -> list[Path]:
     """The checkout's files: git's (tracked and new, not ignored), else every file outside NOT_OURS."""
-    this = Path(__file__).resolve()
     try:
         listed = subprocess.run(
             ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -275,8 +274,13 @@ def checkout_files(root: Path = ROOT) -> list[Path]:
         for folder, folders, names in os.walk(root):
             folders[:] = [name for name in folders if name not in NOT_OURS and not name.startswith(".venv")]
             candidates += [Path(folder) / name for name in names]
-    # dev.py names the demo to find it.
-    return sorted(path for path in candidates if path.is_file() and path.resolve() != this)
+    return sorted(path for path in candidates if path.is_file())
+
+
+def _files_but_dev_py(root: Path) -> list[Path]:
+    """The checkout's files but dev.py, which names the demo to find it."""
+    this = Path(__file__).resolve()
+    return [path for path in checkout_files(root) if path.resolve() != this]
 
 
 def _read_text(path: Path) -> str | None:

@@ -56,30 +56,11 @@ def runnable_blocks() -> list[tuple[str, int, str]]:
 BLOCKS = runnable_blocks()
 
 
-def checkout_files() -> list[str]:
-    """git's files (tracked and new, not ignored); in a copy that is no repository, every file but NOT_OURS."""
-    try:
-        listed = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=ROOT,
-            capture_output=True,
-            check=True,
-        ).stdout.decode()
-        return [name for name in listed.split("\0") if name]
-    except (OSError, subprocess.CalledProcessError):  # .ci/without-demo's copy
-        names = []
-        for folder, folders, files in os.walk(ROOT):
-            folders[:] = [name for name in folders if name not in dev.NOT_OURS and not name.startswith(".venv")]
-            names += [(Path(folder) / name).relative_to(ROOT).as_posix() for name in files]
-        return names
-
-
 def fresh_checkout(destination: Path) -> Path:
-    for name in checkout_files():
-        source = ROOT / name
-        if source.is_file():  # a file deleted but not yet committed is not in a checkout
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
+    for source in dev.checkout_files(ROOT):  # files only: one deleted but not yet committed is left out
+        name = source.relative_to(ROOT)
+        (destination / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, destination / name)
     # The virtualenv running these tests stands for the one `python3 dev.py run` makes.
     (destination / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
     git = ["git", "-c", "user.name=docs", "-c", "user.email=docs@example.invalid", "-c", "commit.gpgsign=false"]
