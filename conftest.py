@@ -11,7 +11,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
-from urllib.parse import quote
 
 import pytest
 
@@ -133,6 +132,8 @@ def smtp_server() -> Iterator[smtp.CapturingSMTPServer]:
 def worker_env(redis_url: str, settings, _media_in_tmp: Path) -> dict[str, str]:
     """Environment for a worker process that sees the test database, Redis and media."""
     from django.db import connection
+
+    from work.conformance import database_url
 
     return {
         **os.environ,
@@ -369,17 +370,6 @@ def s3_media(settings, s3_env: dict[str, str], s3_endpoint: str):
     assert type(storage) is S3Storage
     assert (storage.bucket_name, storage.endpoint_url) == (BUCKET, s3_endpoint)
     return storage
-
-
-def database_url(settings_dict: dict) -> str:
-    if settings_dict["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{settings_dict['NAME']}"
-    auth = quote(settings_dict["USER"] or "")
-    if settings_dict["PASSWORD"]:
-        auth += ":" + quote(settings_dict["PASSWORD"])
-    host = settings_dict["HOST"] or "localhost"
-    port = f":{settings_dict['PORT']}" if settings_dict["PORT"] else ""
-    return f"postgres://{auth}@{host}{port}/{settings_dict['NAME']}"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

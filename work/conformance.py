@@ -319,7 +319,7 @@ class Kit:
         queues = settings.RQ_QUEUES
         env = {
             **os.environ,
-            "DATABASE_URL": _database_url(connection.settings_dict),
+            "DATABASE_URL": database_url(connection.settings_dict),
             "REDIS_URL": queues[self.kind.queue]["URL"],
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "PYTHONUNBUFFERED": "1",
@@ -600,8 +600,8 @@ def _name(key: bytes | str) -> str:
     return key.decode(errors="replace") if isinstance(key, bytes) else key
 
 
-def _database_url(settings_dict: dict[str, Any]) -> str:
-    """The URL of the database the test uses, for its workers' DATABASE_URL."""
+def database_url(settings_dict: dict[str, Any]) -> str:
+    """The URL of the database a test uses, for the DATABASE_URL of the workers it starts."""
     if settings_dict["ENGINE"] == "django.db.backends.sqlite3":
         return f"sqlite:///{settings_dict['NAME']}"
     auth = quote(settings_dict["USER"] or "")
