@@ -16,18 +16,10 @@ from emails.models import OutgoingEmail
 from media_tasks.models import Image
 from media_tasks.tests.support import slowed_thumbnails
 from tests.support import images
-from tests.support.leases import LEASE_SECONDS
 from tests.support.processes import Process, procfile_command
 from work import claims
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@pytest.fixture
-def short_lease(settings) -> dict[str, str]:
-    settings.WORK_CLAIM_LEASE_SECONDS = LEASE_SECONDS
-    settings.WORK_STALE_SECONDS = 0
-    return {"WORK_CLAIM_LEASE_SECONDS": str(LEASE_SECONDS)}
 
 
 @pytest.fixture
