@@ -27,8 +27,8 @@ if QUICK:
 
 
 def add_images(owner: Any, count: int) -> None:
-    """The rows media_tasks/tests/test_gallery_queries.py makes (keep the two alike), so that the figure
-    and the test's assertion describe one page: every status, three thumbnails for each ready one.
+    """Rows for every status, three thumbnails for each ready one; media_tasks/tests/test_gallery_queries.py
+    makes its rows with this too, so that the figure and the test's assertion describe one page.
     Tokens are unique, so each user's numbers start past the last user's."""
     from media_tasks.models import Image, Thumbnail
 
