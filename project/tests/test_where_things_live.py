@@ -25,14 +25,14 @@ def table_rows() -> dict[str, str]:
 
 def tracked_folders() -> set[str]:
     if not (ROOT / ".git").exists():  # a copy of the checkout's files, as .ci/without-demo makes
-        return {path.name for path in ROOT.iterdir() if path.is_dir() and not ignored(path.name)}
+        patterns = [line.strip().strip("/") for line in (ROOT / ".gitignore").read_text().splitlines()]
+        return {path.name for path in ROOT.iterdir() if path.is_dir() and not ignored(path.name, patterns)}
     listing = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True)
     return {path.split("/", 1)[0] for path in listing.stdout.splitlines() if "/" in path}
 
 
-def ignored(name: str) -> bool:
-    """Whether .gitignore leaves out a top-level folder of this name (or it is a tool's cache)."""
-    patterns = [line.strip().strip("/") for line in (ROOT / ".gitignore").read_text().splitlines()]
+def ignored(name: str, patterns: list[str]) -> bool:
+    """Whether .gitignore's patterns leave out a top-level folder of this name (or it is a tool's cache)."""
     return name.endswith("_cache") or any(fnmatch.fnmatch(name, pattern) for pattern in patterns if pattern)
 
 
