@@ -115,7 +115,7 @@ def runs(redis: ThrowawayRedis) -> Counter[str]:
 
 
 def assert_each_slot_queued_and_run_exactly_once(
-    redis: ThrowawayRedis, fired: list[tuple[int, float, str]], *, dynos_killed: int = 0
+    redis: ThrowawayRedis, fired: list[tuple[int, float, str]], *, dynos_killed: int = 0, frozen_at: float = 0.0
 ) -> None:
     slots = Counter(slot for slot, _, _ in fired)
     duplicates = {slot: n for slot, n in slots.items() if n > 1}
@@ -133,7 +133,12 @@ def assert_each_slot_queued_and_run_exactly_once(
     # A job taken or running in a dyno when it is SIGKILLed dies with it, left queued or started
     # (rq later calls it abandoned); a scheduled entry is not durable work, its next slot comes anyway.
     died_with_a_dyno = {slot for slot in set(expected) - ran_slots if _status(redis, slot) in ("queued", "started")}
-    assert len(died_with_a_dyno) <= dynos_killed, sorted(died_with_a_dyno)
+    # So may the one job a worker held when Redis froze (its result could not be written), if it
+    # was queued before the freeze.
+    queued_at = {slot: slot + late for slot, late, _ in fired}
+    held_at_the_freeze = {slot for slot in died_with_a_dyno if queued_at[slot] < frozen_at}
+    assert len(held_at_the_freeze) <= 1, sorted(held_at_the_freeze)
+    assert len(died_with_a_dyno - held_at_the_freeze) <= dynos_killed, sorted(died_with_a_dyno)
     assert ran_slots | died_with_a_dyno >= set(expected), sorted(set(expected) - ran_slots - died_with_a_dyno)
     if died_with_a_dyno:
         print(f"jobs that died with a SIGKILLed dyno: {sorted(died_with_a_dyno)}")
@@ -302,6 +307,7 @@ def test_a_redis_frozen_across_the_lease_expiry_leaves_no_lease_held_by_nobody(d
         formation.wait_for_holder(None, 60)
         wait_until(lambda: len(firings(formation.every_process())) >= 2, 30, "a few firings")
 
+        frozen_at = time.time()
         own_redis.freeze()
         time.sleep(lease_seconds + 2)  # the lease expires while Redis is stopped
         own_redis.thaw()
@@ -319,6 +325,6 @@ def test_a_redis_frozen_across_the_lease_expiry_leaves_no_lease_held_by_nobody(d
 
         # The bound is a lease and a tick; a tick and room for a busy machine is what holds.
         assert first_after <= TICK_SECONDS + 5, fired
-        assert_each_slot_queued_and_run_exactly_once(own_redis, fired)
+        assert_each_slot_queued_and_run_exactly_once(own_redis, fired, frozen_at=frozen_at)
     finally:
         formation.stop_all()
